@@ -1,0 +1,49 @@
+/* libapir-host: executes ggml-apir requests on the host's real ggml backend.
+ *
+ * The dispatcher is a pure function of (session, request bytes) -> reply bytes, so the same
+ * library serves apir-hostd (unix socket), virglrenderer's APIR context, the in-process
+ * loopback used by tests, and fuzzers. Nothing a guest sends can abort the host: every error
+ * becomes a reply status. */
+#ifndef APIR_HOST_H
+#define APIR_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct apir_host;
+struct apir_session;
+
+struct apir_host_config {
+    const char *backend_lib;  /* load this ggml backend library (NULL: discover all) */
+    const char *device_name;  /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
+    const char *backend_dir;  /* where to discover backend libraries (NULL: ggml default) */
+    uint64_t max_session_bytes;   /* per-session buffer memory quota (0: unlimited) */
+    uint32_t max_session_objects; /* per-session live handle quota (0: default) */
+};
+
+/* Loads the backend(s) and picks the served devices. NULL with a message in err on failure. */
+struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err, size_t errlen);
+void apir_host_destroy(struct apir_host *host);
+size_t apir_host_device_count(const struct apir_host *host);
+const char *apir_host_device_name(const struct apir_host *host, size_t i);
+
+/* One session per guest. Destroying it frees every object the guest created. */
+struct apir_session *apir_session_create(struct apir_host *host);
+void apir_session_destroy(struct apir_session *s);
+
+/* Executes one request message (16-byte header + payload). Always produces a reply message in
+ * *reply / *reply_len (owned by the session, valid until the next call). Returns the reply's
+ * status. A request whose header is not even a request header yields APIR_E_DECODE with
+ * sequence 0: the transport should then drop the connection. */
+int apir_session_dispatch(struct apir_session *s, const void *req, size_t req_len,
+                          const uint8_t **reply, size_t *reply_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

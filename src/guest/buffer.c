@@ -1,0 +1,194 @@
+/* ggml buffer interface over a host buffer handle.
+ *
+ * The guest invents the buffer's base address: an inaccessible reserved range, so ggml-alloc
+ * can place tensors at base + offset, any accidental dereference faults loudly, and no host
+ * address ever reaches the guest. On the wire a tensor's data is (handle, data - base). */
+#include "guest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static void apir_buf_free(ggml_backend_buffer_t buffer);
+
+static struct apir_buffer *apir_buf(ggml_backend_buffer_t buffer)
+{
+    return buffer->context;
+}
+
+static void *apir_buf_get_base(ggml_backend_buffer_t buffer)
+{
+    return apir_buf(buffer)->base;
+}
+
+bool apir_buffer_is_apir(ggml_backend_buffer_t buf)
+{
+    return buf && buf->iface.free_buffer == apir_buf_free;
+}
+
+static void apir_buf_free(ggml_backend_buffer_t buffer)
+{
+    struct apir_buffer *b = apir_buf(buffer);
+    struct apir_call c;
+    apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_FREE), b->handle);
+    apir_call_simple_end(&c);
+    munmap(b->base, b->size);
+    free(b);
+}
+
+static enum ggml_status apir_status_to_ggml(int st)
+{
+    return st == APIR_OK ? GGML_STATUS_SUCCESS : GGML_STATUS_FAILED;
+}
+
+static enum ggml_status apir_buf_init_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t)
+{
+    struct apir_buffer *b = apir_buf(buffer);
+    /* Views share their source's storage, which was initialised already. */
+    if (!(b->flags & APIR_BUF_HAS_INIT_TENSOR) || t->view_src)
+        return GGML_STATUS_SUCCESS;
+    struct apir_call c;
+    apir_encode_lone(apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_INIT), t);
+    return apir_status_to_ggml(apir_call_simple_end(&c));
+}
+
+static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
+                                   uint8_t value, size_t offset, size_t size)
+{
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET);
+    apir_encode_lone(w, t);
+    apir_write_u64(w, offset);
+    apir_write_u64(w, size);
+    apir_write_u32(w, value);
+    apir_call_simple_end(&c);
+}
+
+/* Data moves in chunks so no single message exceeds the protocol's payload cap. */
+static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
+                                const void *data, size_t offset, size_t size)
+{
+    const uint8_t *p = data;
+    do {
+        size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
+        struct apir_call c;
+        struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET);
+        apir_encode_lone(w, t);
+        apir_write_u64(w, offset);
+        apir_write_blob(w, p, n);
+        if (apir_call_simple_end(&c) != APIR_OK)
+            return;
+        p += n;
+        offset += n;
+        size -= n;
+    } while (size);
+}
+
+static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *t,
+                                void *data, size_t offset, size_t size)
+{
+    uint8_t *p = data;
+    do {
+        size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
+        struct apir_call c;
+        struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET);
+        apir_encode_lone(w, t);
+        apir_write_u64(w, offset);
+        apir_write_u64(w, n);
+        size_t got = 0;
+        const void *src = NULL;
+        if (apir_call_end(&c) == APIR_OK)
+            src = apir_read_blob(&c.r, n, &got);
+        bool ok = src && got == n && apir_reader_done(&c.r);
+        if (ok)
+            memcpy(p, src, n);
+        else
+            memset(p, 0, size); /* never hand back stale or partial bytes as if they were data */
+        apir_call_done(&c);
+        if (!ok)
+            return;
+        p += n;
+        offset += n;
+        size -= n;
+    } while (size);
+}
+
+static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *src,
+                                struct ggml_tensor *dst)
+{
+    struct apir_buffer *b = apir_buf(buffer);
+    if (!apir_buffer_is_apir(src->buffer) || apir_buf(src->buffer)->dev->conn != b->dev->conn)
+        return false;
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_COPY);
+    apir_write_u32(w, 2);
+    apir_encode_tensor(w, src, true);
+    apir_encode_tensor(w, dst, true);
+    apir_write_u32(w, 2);
+    apir_write_i32(w, 0);
+    apir_write_i32(w, 1);
+    bool ok = apir_call_end(&c) == APIR_OK && apir_read_u32(&c.r) == 1 && apir_reader_done(&c.r);
+    apir_call_done(&c);
+    return ok;
+}
+
+static void apir_buf_clear(ggml_backend_buffer_t buffer, uint8_t value)
+{
+    struct apir_buffer *b = apir_buf(buffer);
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_CLEAR);
+    apir_write_u64(w, b->handle);
+    apir_write_u32(w, value);
+    apir_call_simple_end(&c);
+}
+
+static void apir_buf_reset(ggml_backend_buffer_t buffer)
+{
+    struct apir_buffer *b = apir_buf(buffer);
+    if (!(b->flags & APIR_BUF_HAS_INIT_TENSOR))
+        return; /* nothing tensor-specific lives on the host */
+    struct apir_call c;
+    apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_RESET), b->handle);
+    apir_call_simple_end(&c);
+}
+
+static const struct ggml_backend_buffer_i apir_buffer_iface = {
+    .free_buffer = apir_buf_free,
+    .get_base = apir_buf_get_base,
+    .init_tensor = apir_buf_init_tensor,
+    .memset_tensor = apir_buf_memset_tensor,
+    .set_tensor = apir_buf_set_tensor,
+    .get_tensor = apir_buf_get_tensor,
+    .cpy_tensor = apir_buf_cpy_tensor,
+    .clear = apir_buf_clear,
+    .reset = apir_buf_reset,
+};
+
+ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
+{
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_ALLOC);
+    apir_write_u64(w, d->buft_h);
+    apir_write_u64(w, size ? size : 1);
+    int st = apir_call_end(&c);
+    uint64_t handle = apir_read_u64(&c.r);
+    uint64_t got = apir_read_u64(&c.r);
+    uint32_t flags = apir_read_u32(&c.r);
+    bool ok = st == APIR_OK && apir_reader_done(&c.r) && handle && got >= size;
+    apir_call_done(&c);
+    if (!ok)
+        return NULL;
+    struct apir_buffer *b = calloc(1, sizeof *b);
+    void *base = mmap(NULL, got ? got : 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (!b || base == MAP_FAILED) {
+        free(b);
+        if (base != MAP_FAILED)
+            munmap(base, got ? got : 1);
+        apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
+        apir_call_simple_end(&c);
+        return NULL;
+    }
+    *b = (struct apir_buffer){d, handle, base, (size_t)(got ? got : 1), flags};
+    return ggml_backend_buffer_init(&d->buft, apir_buffer_iface, b, (size_t)got);
+}

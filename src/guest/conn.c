@@ -1,0 +1,127 @@
+/* The guest's connection to the host: handshake, serialized calls, and the rule that a failed
+ * transport fails calls with a status instead of aborting the application. */
+#include "guest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void apir_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ggml-apir: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn, uint32_t cmd)
+{
+    pthread_mutex_lock(&conn->lock);
+    c->conn = conn;
+    c->cmd = cmd;
+    c->w = &conn->req;
+    c->status = APIR_OK;
+    apir_reader_init(&c->r, NULL, 0);
+    apir_writer_reset(c->w);
+    apir_write_reserve(c->w, APIR_HDR_SIZE); /* filled in by end, once the length is known */
+    return c->w;
+}
+
+int apir_call_end(struct apir_call *c)
+{
+    struct apir_conn *conn = c->conn;
+    if (conn->broken)
+        return c->status = APIR_E_TRANSPORT;
+    if (c->w->err)
+        return c->status = APIR_E_NOMEM;
+    struct apir_req_hdr hdr = {APIR_MAGIC_REQ, (uint16_t)c->cmd, 0, ++conn->seq,
+                               (uint32_t)(c->w->len - APIR_HDR_SIZE)};
+    apir_req_hdr_encode(c->w->buf, &hdr);
+    struct apir_rep_hdr rh;
+    apir_writer_reset(&conn->rep);
+    if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, &rh, &conn->rep) ||
+        rh.seq != hdr.seq) {
+        conn->broken = true;
+        apir_log("lost the host at %s during %s; APIR devices now fail every call",
+                 conn->tp->desc, apir_cmd_name(c->cmd));
+        return c->status = APIR_E_TRANSPORT;
+    }
+    apir_reader_init(&c->r, conn->rep.buf, conn->rep.len);
+    c->status = rh.status;
+    if (rh.status != APIR_OK)
+        apir_log("host refused %s: %s", apir_cmd_name(c->cmd), apir_status_str(rh.status));
+    return c->status;
+}
+
+int apir_call_simple_end(struct apir_call *c)
+{
+    int st = apir_call_end(c);
+    if (st == APIR_OK && !apir_reader_done(&c->r))
+        st = APIR_E_DECODE;
+    apir_call_done(c);
+    return st;
+}
+
+void apir_call_done(struct apir_call *c)
+{
+    pthread_mutex_unlock(&c->conn->lock);
+}
+
+static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *why, size_t len)
+{
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_HELLO);
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, APIR_FEATURES_SUPPORTED);
+    int st = apir_call_end(&c);
+    uint32_t major = apir_read_u32(&c.r);
+    uint32_t minor = apir_read_u32(&c.r);
+    conn->features = apir_read_u64(&c.r) & APIR_FEATURES_SUPPORTED;
+    *n_devices = apir_read_u32(&c.r);
+    bool ok = st == APIR_OK && apir_reader_done(&c.r) && major == APIR_PROTO_MAJOR;
+    apir_call_done(&c);
+    conn->host_minor = minor > APIR_PROTO_MINOR ? APIR_PROTO_MINOR : minor;
+    if (!ok)
+        snprintf(why, len, "handshake with %s failed: %s", conn->tp->desc,
+                 st == APIR_OK ? "malformed reply" : apir_status_str(st));
+    return ok;
+}
+
+struct apir_conn *apir_conn_open(char *why, size_t whylen)
+{
+    char path[256];
+    apir_transport_socket_default_path(path, sizeof path);
+    struct apir_transport *tp = apir_transport_socket_open(path, why, whylen);
+    if (!tp)
+        return NULL;
+    struct apir_conn *conn = calloc(1, sizeof *conn);
+    if (!conn) {
+        tp->ops->destroy(tp);
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    conn->tp = tp;
+    pthread_mutex_init(&conn->lock, NULL);
+    apir_writer_init(&conn->req, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
+    apir_writer_init(&conn->rep, APIR_MAX_PAYLOAD);
+    if (!apir_conn_hello(conn, &conn->n_devices, why, whylen)) {
+        apir_conn_close(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+void apir_conn_close(struct apir_conn *conn)
+{
+    if (!conn)
+        return;
+    conn->tp->ops->destroy(conn->tp);
+    apir_writer_free(&conn->req);
+    apir_writer_free(&conn->rep);
+    pthread_mutex_destroy(&conn->lock);
+    free(conn);
+}

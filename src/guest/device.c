@@ -1,0 +1,177 @@
+/* ggml device and buffer-type interfaces for one host device. Static facts come from
+ * DEVICE_INFO once; per-op questions go to the host and are cached by their encoding. */
+#include "guest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct apir_device *apir_dev(ggml_backend_dev_t dev)
+{
+    return dev->context;
+}
+
+static const char *apir_dev_get_name(ggml_backend_dev_t dev)
+{
+    return apir_dev(dev)->name;
+}
+
+static const char *apir_dev_get_description(ggml_backend_dev_t dev)
+{
+    return apir_dev(dev)->desc;
+}
+
+static void apir_dev_get_memory(ggml_backend_dev_t dev, size_t *free_b, size_t *total_b)
+{
+    struct apir_device *d = apir_dev(dev);
+    struct apir_call c;
+    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_DEVICE_MEMORY), d->dev_h);
+    apir_call_end(&c);
+    *free_b = (size_t)apir_read_u64(&c.r);
+    *total_b = (size_t)apir_read_u64(&c.r);
+    apir_call_done(&c);
+}
+
+/* A remote device is an accelerator from the guest's point of view, whatever it is on the
+ * host: llama.cpp only offloads layers to GPU-type devices, and the guest's own CPU backend
+ * stays the CPU device. */
+static enum ggml_backend_dev_type apir_dev_get_type(ggml_backend_dev_t dev)
+{
+    return apir_dev(dev)->type == APIR_DEV_TYPE_IGPU ? GGML_BACKEND_DEVICE_TYPE_IGPU
+                                                     : GGML_BACKEND_DEVICE_TYPE_GPU;
+}
+
+static void apir_dev_get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_props *props)
+{
+    memset(props, 0, sizeof *props);
+    props->name = apir_dev_get_name(dev);
+    props->description = apir_dev_get_description(dev);
+    props->type = apir_dev_get_type(dev);
+    apir_dev_get_memory(dev, &props->memory_free, &props->memory_total);
+    /* v1 is synchronous and has no host-pointer buffers or events: claim none of them. */
+}
+
+static ggml_backend_t apir_dev_init_backend(ggml_backend_dev_t dev, const char *params)
+{
+    (void)params;
+    return apir_backend_new(apir_dev(dev));
+}
+
+static ggml_backend_buffer_type_t apir_dev_get_buffer_type(ggml_backend_dev_t dev)
+{
+    return &apir_dev(dev)->buft;
+}
+
+/* Asks the host an op question (supports / offload / alloc size), through the cache. */
+static uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache,
+                                  uint32_t cmd, uint64_t handle, const struct ggml_tensor *op,
+                                  uint64_t fallback)
+{
+    struct apir_writer key;
+    apir_writer_init(&key, APIR_MAX_PAYLOAD);
+    apir_encode_op_query(&key, op);
+    uint64_t v = fallback;
+    if (!key.err && apir_op_cache_get(cache, key.buf, key.len, &v)) {
+        apir_writer_free(&key);
+        return v;
+    }
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, d->conn, cmd);
+    apir_write_u64(w, handle);
+    apir_write_raw(w, key.buf, key.len);
+    if (key.err)
+        w->err = true;
+    if (apir_call_end(&c) == APIR_OK) {
+        v = cmd == APIR_CMD_BUFT_ALLOC_SIZE ? apir_read_u64(&c.r) : apir_read_u32(&c.r);
+        if (apir_reader_done(&c.r))
+            apir_op_cache_put(cache, key.buf, key.len, v);
+        else
+            v = fallback;
+    }
+    apir_call_done(&c);
+    apir_writer_free(&key);
+    return v;
+}
+
+static bool apir_dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
+{
+    struct apir_device *d = apir_dev(dev);
+    return apir_dev_op_query(d, &d->supports, APIR_CMD_DEVICE_SUPPORTS_OP, d->dev_h, op, 0) != 0;
+}
+
+static bool apir_dev_offload_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
+{
+    struct apir_device *d = apir_dev(dev);
+    return apir_dev_op_query(d, &d->offload, APIR_CMD_DEVICE_OFFLOAD_OP, d->dev_h, op, 0) != 0;
+}
+
+static bool apir_dev_supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
+{
+    return buft == &apir_dev(dev)->buft;
+}
+
+static const struct ggml_backend_device_i apir_device_iface = {
+    .get_name = apir_dev_get_name,
+    .get_description = apir_dev_get_description,
+    .get_memory = apir_dev_get_memory,
+    .get_type = apir_dev_get_type,
+    .get_props = apir_dev_get_props,
+    .init_backend = apir_dev_init_backend,
+    .get_buffer_type = apir_dev_get_buffer_type,
+    .supports_op = apir_dev_supports_op,
+    .supports_buft = apir_dev_supports_buft,
+    .offload_op = apir_dev_offload_op,
+};
+
+static const char *apir_buft_get_name(ggml_backend_buffer_type_t buft)
+{
+    return ((struct apir_device *)buft->context)->buft_name;
+}
+
+static ggml_backend_buffer_t apir_buft_alloc_buffer(ggml_backend_buffer_type_t buft, size_t size)
+{
+    return apir_buffer_alloc(buft->context, size);
+}
+
+static size_t apir_buft_get_alignment(ggml_backend_buffer_type_t buft)
+{
+    return (size_t)((struct apir_device *)buft->context)->alignment;
+}
+
+static size_t apir_buft_get_max_size(ggml_backend_buffer_type_t buft)
+{
+    return (size_t)((struct apir_device *)buft->context)->max_size;
+}
+
+static size_t apir_buft_get_alloc_size(ggml_backend_buffer_type_t buft,
+                                       const struct ggml_tensor *t)
+{
+    struct apir_device *d = buft->context;
+    size_t nbytes = ggml_nbytes(t);
+    if (!(d->buft_flags & APIR_BUFT_HAS_ALLOC_SIZE))
+        return nbytes;
+    uint64_t v = apir_dev_op_query(d, &d->alloc_size, APIR_CMD_BUFT_ALLOC_SIZE, d->buft_h, t,
+                                   nbytes);
+    return v < nbytes ? nbytes : (size_t)v;
+}
+
+static const struct ggml_backend_buffer_type_i apir_buft_iface = {
+    .get_name = apir_buft_get_name,
+    .alloc_buffer = apir_buft_alloc_buffer,
+    .get_alignment = apir_buft_get_alignment,
+    .get_max_size = apir_buft_get_max_size,
+    .get_alloc_size = apir_buft_get_alloc_size,
+    .is_host = NULL, /* host memory is never the guest's memory */
+};
+
+void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg)
+{
+    d->gdev.iface = apir_device_iface;
+    d->gdev.reg = reg;
+    d->gdev.context = d;
+    d->buft.iface = apir_buft_iface;
+    d->buft.device = &d->gdev;
+    d->buft.context = d;
+    pthread_mutex_init(&d->supports.lock, NULL);
+    pthread_mutex_init(&d->offload.lock, NULL);
+    pthread_mutex_init(&d->alloc_size.lock, NULL);
+}

@@ -1,0 +1,111 @@
+/* Guest-internal types: the connection to the host and the ggml objects we present. */
+#ifndef APIR_GUEST_H
+#define APIR_GUEST_H
+
+#include "apir/protocol.h"
+#include "transport.h"
+
+#include <ggml-backend-impl.h>
+#include <ggml-backend.h>
+#include <ggml.h>
+#include <pthread.h>
+
+/* One connection per process, shared by every device and stream. Calls are serialized. */
+struct apir_conn {
+    struct apir_transport *tp;
+    pthread_mutex_t lock;
+    uint32_t seq;
+    bool broken;
+    struct apir_writer req;
+    struct apir_writer rep;
+    uint32_t host_minor;
+    uint32_t n_devices;
+    uint64_t features;
+};
+
+/* A call in progress: begin (locks, returns the payload writer), end (sends, receives; the
+ * reply reader is valid until done), done (unlocks). */
+struct apir_call {
+    struct apir_conn *conn;
+    struct apir_writer *w;
+    struct apir_reader r;
+    uint32_t cmd;
+    int status;
+};
+
+struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn, uint32_t cmd);
+int apir_call_end(struct apir_call *c);
+void apir_call_done(struct apir_call *c);
+/* begin/end/done for calls whose reply must be empty. */
+int apir_call_simple_end(struct apir_call *c);
+
+struct apir_conn *apir_conn_open(char *why, size_t whylen);
+void apir_conn_close(struct apir_conn *conn);
+
+/* Small cache from an op's wire encoding to the host's answer: supports_op is asked for every
+ * node of every scheduled graph, and the answer only depends on the encoding. */
+struct apir_op_cache_entry {
+    uint64_t hash;
+    uint32_t len;
+    uint8_t *key;
+    uint64_t value;
+};
+struct apir_op_cache {
+    struct apir_op_cache_entry *e;
+    size_t n, cap;
+    pthread_mutex_t lock;
+};
+bool apir_op_cache_get(struct apir_op_cache *c, const void *key, size_t len, uint64_t *value);
+void apir_op_cache_put(struct apir_op_cache *c, const void *key, size_t len, uint64_t value);
+void apir_op_cache_free(struct apir_op_cache *c);
+
+struct apir_device {
+    struct ggml_backend_device gdev;
+    struct ggml_backend_buffer_type buft;
+    struct apir_conn *conn;
+    uint64_t dev_h;
+    uint64_t buft_h;
+    char name[16];
+    char desc[APIR_MAX_NAME + 256 + 32];
+    char buft_name[32];
+    uint32_t type;
+    uint32_t caps;
+    uint64_t alignment;
+    uint64_t max_size;
+    uint32_t buft_flags;
+    struct apir_op_cache supports, offload, alloc_size;
+};
+
+struct apir_buffer {
+    struct apir_device *dev;
+    uint64_t handle;
+    uint8_t *base; /* reserved, inaccessible address range: never dereferenced */
+    size_t size;
+    uint32_t flags;
+};
+
+/* encode.c: ggml tensors to wire form. A tensor table maps each ggml tensor once. */
+struct apir_tensor_map {
+    const struct ggml_tensor **keys;
+    int32_t *vals;
+    size_t cap;
+    int32_t n;
+};
+bool apir_buffer_is_apir(ggml_backend_buffer_t buf);
+void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool with_data);
+/* One tensor alone (no sources): the form of data commands. */
+void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
+/* The op and its direct sources, without data locations: the form of op queries. */
+void apir_encode_op_query(struct apir_writer *w, const struct ggml_tensor *op);
+bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m, const struct ggml_cgraph *g);
+void apir_tensor_map_free(struct apir_tensor_map *m);
+
+/* device.c / buffer.c / backend.c */
+void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
+ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size);
+ggml_backend_t apir_backend_new(struct apir_device *d);
+void apir_backend_set_n_threads(ggml_backend_t backend, int n_threads);
+
+void apir_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

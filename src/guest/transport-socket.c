@@ -1,0 +1,113 @@
+/* Transport v1: a unix stream socket to apir-hostd, request/response, data inline. */
+#include "transport.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct apir_socket_transport {
+    struct apir_transport base;
+    int fd;
+};
+
+void apir_transport_socket_default_path(char *out, size_t len)
+{
+    const char *p = getenv("APIR_SOCKET");
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    if (p && *p)
+        snprintf(out, len, "%s", p);
+    else if (rt && *rt)
+        snprintf(out, len, "%s/apir.sock", rt);
+    else
+        snprintf(out, len, "/tmp/apir-%u.sock", (unsigned)getuid());
+}
+
+static bool apir_sock_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool apir_sock_read_all(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_t len,
+                                struct apir_rep_hdr *hdr, struct apir_writer *reply)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    uint8_t hb[APIR_HDR_SIZE];
+    if (!apir_sock_write_all(st->fd, msg, len) || !apir_sock_read_all(st->fd, hb, sizeof hb))
+        return false;
+    if (!apir_rep_hdr_decode(hb, hdr))
+        return false;
+    void *dst = apir_write_reserve(reply, hdr->len);
+    return dst && apir_sock_read_all(st->fd, dst, hdr->len);
+}
+
+static void apir_sock_destroy(struct apir_transport *t)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    close(st->fd);
+    free(st);
+}
+
+static const struct apir_transport_ops apir_socket_ops = {
+    .roundtrip = apir_sock_roundtrip,
+    .destroy = apir_sock_destroy,
+};
+
+struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        snprintf(why, whylen, "socket path too long: %s", path);
+        return NULL;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, whylen, "socket(): %s", strerror(errno));
+        return NULL;
+    }
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        snprintf(why, whylen, "no apir-hostd at %s (%s)", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    struct apir_socket_transport *st = calloc(1, sizeof *st);
+    if (!st) {
+        close(fd);
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    st->base.ops = &apir_socket_ops;
+    snprintf(st->base.desc, sizeof st->base.desc, "%s", path);
+    st->fd = fd;
+    return &st->base;
+}

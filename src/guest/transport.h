@@ -1,0 +1,30 @@
+/* The guest's one transport interface: move a request message to the host and its reply back.
+ * socket (apir-hostd), virtgpu (VM), loopback (tests) all implement it. */
+#ifndef APIR_TRANSPORT_H
+#define APIR_TRANSPORT_H
+
+#include "../proto/codec.h"
+#include "../proto/wire.h"
+
+struct apir_transport;
+
+struct apir_transport_ops {
+    /* Sends msg (header + payload) and reads one reply: its header into *hdr and its payload
+     * into reply (appended). Returns false on any transport failure; the caller then treats
+     * the connection as gone. */
+    bool (*roundtrip)(struct apir_transport *t, const void *msg, size_t len,
+                      struct apir_rep_hdr *hdr, struct apir_writer *reply);
+    void (*destroy)(struct apir_transport *t);
+};
+
+struct apir_transport {
+    const struct apir_transport_ops *ops;
+    char desc[128]; /* where we are connected, for log lines */
+};
+
+/* Connects to apir-hostd. NULL with a reason in why on failure. */
+struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen);
+/* APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else /tmp/apir-<uid>.sock. */
+void apir_transport_socket_default_path(char *out, size_t len);
+
+#endif

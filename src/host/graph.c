@@ -1,0 +1,104 @@
+/* Rebuilding guest graphs as ggml graphs on the host.
+ *
+ * The wire graph is decoded (structure), validated (every tensor, DESIGN §3), then rebuilt in a
+ * per-session arena: tensors are plain ggml tensors whose data points into the session's own
+ * buffers at validated offsets. Nothing the guest sent is used as a pointer. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_reader *r,
+                                         struct apir_wire_graph *g, bool need_data)
+{
+    if (!apir_wire_graph_decode(r, g))
+        return APIR_E_DECODE;
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        enum apir_status st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
+        if (st != APIR_OK) {
+            apir_wire_graph_free(g);
+            return st;
+        }
+    }
+    return APIR_OK;
+}
+
+static bool apir_arena_reserve(struct apir_session *s, size_t size)
+{
+    if (size <= s->arena_size)
+        return true;
+    void *p = realloc(s->arena, size);
+    if (!p)
+        return false;
+    s->arena = p;
+    s->arena_size = size;
+    return true;
+}
+
+/* Fills a fresh ggml tensor from a validated wire tensor. Every pointer it receives is one
+ * the host derived itself: a session buffer's base + offset, or an earlier rebuilt tensor. */
+static void apir_tensor_fill(struct apir_session *s, struct ggml_tensor *t,
+                             const struct apir_wire_tensor *wt, struct ggml_tensor **built)
+{
+    t->type = (enum ggml_type)wt->type;
+    t->op = (enum ggml_op)wt->op;
+    t->flags = wt->flags;
+    for (int i = 0; i < 4; i++) {
+        t->ne[i] = wt->ne[i];
+        t->nb[i] = (size_t)wt->nb[i];
+    }
+    memcpy(t->op_params, wt->op_params, sizeof t->op_params);
+    for (unsigned i = 0; i < APIR_MAX_SRC; i++)
+        t->src[i] = wt->src[i] >= 0 ? built[wt->src[i]] : NULL;
+    t->view_src = wt->view_src >= 0 ? built[wt->view_src] : NULL;
+    t->view_offs = (size_t)wt->view_offs;
+    t->buffer = NULL;
+    t->data = NULL;
+    if (wt->buffer) {
+        struct apir_host_buffer *hb = apir_handles_get(&s->handles, wt->buffer, APIR_OBJ_BUFFER);
+        t->buffer = hb->buf;
+        t->data = hb->base + wt->offset;
+    }
+    memcpy(t->name, wt->name, sizeof t->name);
+    t->name[sizeof t->name - 1] = '\0';
+}
+
+enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
+                                  struct apir_built_graph *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n_nodes = g->n_nodes ? g->n_nodes : 1;
+    size_t need = (size_t)g->n_tensors * ggml_tensor_overhead() +
+                  ggml_graph_overhead_custom(n_nodes, false) + 1024;
+    out->tensors = calloc(g->n_tensors, sizeof *out->tensors);
+    if (!out->tensors || !apir_arena_reserve(s, need)) {
+        free(out->tensors);
+        out->tensors = NULL;
+        return APIR_E_NOMEM;
+    }
+    struct ggml_init_params ip = {.mem_size = need, .mem_buffer = s->arena, .no_alloc = true};
+    out->ctx = ggml_init(ip);
+    if (!out->ctx) {
+        apir_graph_release(out);
+        return APIR_E_NOMEM;
+    }
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        /* Created as a 1-element tensor so ggml's constructor sees nothing guest-controlled;
+         * the validated shape is written afterwards. */
+        struct ggml_tensor *t = ggml_new_tensor_1d(out->ctx, GGML_TYPE_F32, 1);
+        apir_tensor_fill(s, t, &g->tensors[i], out->tensors);
+        out->tensors[i] = t;
+    }
+    out->graph = ggml_new_graph_custom(out->ctx, n_nodes, false);
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        ggml_graph_add_node(out->graph, out->tensors[g->nodes[i]]);
+    return APIR_OK;
+}
+
+void apir_graph_release(struct apir_built_graph *b)
+{
+    if (b->ctx)
+        ggml_free(b->ctx);
+    free(b->tensors);
+    memset(b, 0, sizeof *b);
+}

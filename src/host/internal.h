@@ -1,0 +1,70 @@
+/* Host-internal types shared by the command files. */
+#ifndef APIR_HOST_INTERNAL_H
+#define APIR_HOST_INTERNAL_H
+
+#include "apir/host.h"
+#include "apir/protocol.h"
+#include "handles.h"
+#include "../proto/codec.h"
+#include "../proto/wire.h"
+
+#include <ggml-backend.h>
+#include <ggml.h>
+#include <stdbool.h>
+
+#define APIR_HOST_MAX_DEVICES APIR_MAX_DEVICES
+
+struct apir_host {
+    ggml_backend_dev_t devices[APIR_HOST_MAX_DEVICES];
+    size_t n_devices;
+    uint64_t max_session_bytes;
+    uint32_t max_session_objects;
+};
+
+struct apir_host_buffer {
+    ggml_backend_buffer_t buf;
+    uint8_t *base;
+    size_t size;
+};
+
+struct apir_session {
+    struct apir_host *host;
+    struct apir_handle_table handles;
+    uint64_t dev_handles[APIR_HOST_MAX_DEVICES];
+    uint64_t buft_handles[APIR_HOST_MAX_DEVICES];
+    bool hello_done;
+    uint64_t features;
+    uint64_t bytes_used;
+    struct apir_writer reply;
+    /* Arena for rebuilt graphs: reused across computes so a token costs no malloc. */
+    void *arena;
+    size_t arena_size;
+};
+
+typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,
+                                        struct apir_writer *w);
+
+#define APIR_X_DECL(id, NAME, name, req, rep)                                                    \
+    enum apir_status apir_cmd_##name(struct apir_session *s, struct apir_reader *r,               \
+                                     struct apir_writer *w);
+APIR_COMMANDS(APIR_X_DECL)
+#undef APIR_X_DECL
+
+/* validate.c */
+enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,
+                                      const struct apir_wire_graph *g, bool need_data);
+bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext);
+
+/* graph.c: rebuilds validated wire tensors as ggml tensors in the session arena. */
+struct apir_built_graph {
+    struct ggml_context *ctx;
+    struct ggml_tensor **tensors;
+    struct ggml_cgraph *graph;
+};
+enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_reader *r,
+                                         struct apir_wire_graph *g, bool need_data);
+enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
+                                  struct apir_built_graph *out);
+void apir_graph_release(struct apir_built_graph *b);
+
+#endif

@@ -1,0 +1,146 @@
+/* Sessions and the dispatcher: one request message in, one reply message out.
+ *
+ * A session owns everything its guest created; destroying it (guest exit, crash, disconnect)
+ * frees all of it. The dispatch table expands from the protocol's command list, so a command
+ * cannot exist on the wire without a handler here. */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const apir_cmd_fn apir_dispatch_table[APIR_CMD_LIMIT] = {
+#define APIR_X_TABLE(id, NAME, name, req, rep) [id] = apir_cmd_##name,
+    APIR_COMMANDS(APIR_X_TABLE)
+#undef APIR_X_TABLE
+};
+
+/* Distinct per session so a handle copied from another session never resolves here. */
+static uint16_t apir_session_next_tag(void)
+{
+    static atomic_uint counter;
+    uint16_t tag;
+    do
+        tag = (uint16_t)((atomic_fetch_add(&counter, 1) + 1) * 40503u);
+    while (tag == 0);
+    return tag;
+}
+
+struct apir_session *apir_session_create(struct apir_host *host)
+{
+    struct apir_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->host = host;
+    apir_handles_init(&s->handles, apir_session_next_tag(), host->max_session_objects);
+    apir_writer_init(&s->reply, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
+    for (size_t i = 0; i < host->n_devices; i++) {
+        ggml_backend_dev_t dev = host->devices[i];
+        s->dev_handles[i] = apir_handles_add(&s->handles, APIR_OBJ_DEVICE, dev);
+        s->buft_handles[i] =
+            apir_handles_add(&s->handles, APIR_OBJ_BUFT, ggml_backend_dev_buffer_type(dev));
+        if (!s->dev_handles[i] || !s->buft_handles[i]) {
+            apir_session_destroy(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void apir_session_destroy(struct apir_session *s)
+{
+    if (!s)
+        return;
+    uint32_t pos = 0;
+    ggml_backend_t be;
+    while ((be = apir_handles_next(&s->handles, APIR_OBJ_STREAM, &pos)))
+        ggml_backend_free(be);
+    pos = 0;
+    struct apir_host_buffer *hb;
+    while ((hb = apir_handles_next(&s->handles, APIR_OBJ_BUFFER, &pos))) {
+        ggml_backend_buffer_free(hb->buf);
+        free(hb);
+    }
+    apir_handles_fini(&s->handles);
+    apir_writer_free(&s->reply);
+    free(s->arena);
+    free(s);
+}
+
+static void apir_reply_finish(struct apir_session *s, int status, uint32_t seq)
+{
+    struct apir_writer *w = &s->reply;
+    if (w->err || status != APIR_OK) {
+        /* An error reply carries no payload: nothing half-written is ever sent. */
+        if (status == APIR_OK)
+            status = APIR_E_NOMEM;
+        w->err = false;
+        w->len = APIR_HDR_SIZE;
+    }
+    struct apir_rep_hdr h = {APIR_MAGIC_REP, status, seq, (uint32_t)(w->len - APIR_HDR_SIZE)};
+    apir_rep_hdr_encode(w->buf, &h);
+}
+
+static enum apir_status apir_session_run(struct apir_session *s, const struct apir_req_hdr *h,
+                                         const uint8_t *payload)
+{
+    if (h->cmd == 0 || h->cmd >= APIR_CMD_LIMIT || !apir_dispatch_table[h->cmd])
+        return APIR_E_UNKNOWN_CMD;
+    if (!s->hello_done && h->cmd != APIR_CMD_HELLO)
+        return APIR_E_VERSION;
+    struct apir_reader r;
+    apir_reader_init(&r, payload, h->len);
+    enum apir_status st = apir_dispatch_table[h->cmd](s, &r, &s->reply);
+    /* A handler that succeeded on a request with trailing bytes still fails: requests decode
+     * exactly. Handlers check before acting; this catches any that forgot. */
+    if (st == APIR_OK && !apir_reader_done(&r))
+        st = APIR_E_DECODE;
+    return st;
+}
+
+int apir_session_dispatch(struct apir_session *s, const void *req, size_t req_len,
+                          const uint8_t **reply, size_t *reply_len)
+{
+    struct apir_req_hdr h = {0};
+    enum apir_status st;
+    apir_writer_reset(&s->reply);
+    apir_write_reserve(&s->reply, APIR_HDR_SIZE);
+    if (s->reply.err) {
+        /* Not even a header fits: report through a static reply. */
+        static uint8_t nomem[APIR_HDR_SIZE];
+        struct apir_rep_hdr rh = {APIR_MAGIC_REP, APIR_E_NOMEM, 0, 0};
+        apir_rep_hdr_encode(nomem, &rh);
+        *reply = nomem;
+        *reply_len = APIR_HDR_SIZE;
+        return APIR_E_NOMEM;
+    }
+    if (!req || req_len < APIR_HDR_SIZE || !apir_req_hdr_decode(req, &h) ||
+        h.len != req_len - APIR_HDR_SIZE)
+        st = APIR_E_DECODE;
+    else
+        st = apir_session_run(s, &h, (const uint8_t *)req + APIR_HDR_SIZE);
+    apir_reply_finish(s, st, h.seq);
+    *reply = s->reply.buf;
+    *reply_len = s->reply.len;
+    return st;
+}
+
+enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
+                                struct apir_writer *w)
+{
+    uint32_t major = apir_read_u32(r);
+    uint32_t minor = apir_read_u32(r);
+    uint64_t features = apir_read_u64(r);
+    if (!apir_reader_done(r))
+        return APIR_E_DECODE;
+    (void)minor; /* minor versions are additive: each side uses min(minor) */
+    if (major != APIR_PROTO_MAJOR)
+        return APIR_E_VERSION;
+    s->features = features & APIR_FEATURES_SUPPORTED;
+    s->hello_done = true;
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, s->features);
+    apir_write_u32(w, (uint32_t)s->host->n_devices);
+    return APIR_OK;
+}

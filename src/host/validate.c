@@ -1,0 +1,127 @@
+/* Validation of guest-described tensors (DESIGN §3): the guest is hostile.
+ *
+ * Everything a kernel will touch is derived from (type, ne, nb, buffer, offset). We prove the
+ * full byte extent lies inside a live buffer of this session using overflow-checked arithmetic,
+ * and refuse ops whose parameters carry function pointers. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Ops that run guest-chosen code through function pointers in op_params: never allowed. */
+static bool apir_op_allowed(uint32_t op)
+{
+    if (op >= GGML_OP_COUNT)
+        return false;
+    switch ((enum ggml_op)op) {
+    case GGML_OP_MAP_CUSTOM1:
+    case GGML_OP_MAP_CUSTOM2:
+    case GGML_OP_MAP_CUSTOM3:
+    case GGML_OP_CUSTOM:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* Sub-op selectors that kernels switch on and abort for when unknown. */
+static bool apir_op_params_valid(const struct apir_wire_tensor *t)
+{
+    if (t->op == GGML_OP_UNARY)
+        return t->op_params[0] >= 0 && t->op_params[0] < GGML_UNARY_OP_COUNT;
+    if (t->op == GGML_OP_GLU)
+        return t->op_params[0] >= 0 && t->op_params[0] < GGML_GLU_OP_COUNT;
+    return true;
+}
+
+static bool apir_type_valid(uint32_t type)
+{
+    if (type >= GGML_TYPE_COUNT)
+        return false;
+    /* Removed types keep a slot in the enum with a zero block or type size. */
+    return ggml_blck_size((enum ggml_type)type) > 0 && ggml_type_size((enum ggml_type)type) > 0;
+}
+
+/* Bytes from the tensor's first byte to one past its last, from ne/nb (not ggml_nbytes, which
+ * trusts nb). Dimension 0 is counted as at least a dense row, because kernels that treat rows as
+ * contiguous read that much whatever nb[0] says. */
+bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext)
+{
+    if (!apir_type_valid(type))
+        return false;
+    int64_t blck = ggml_blck_size((enum ggml_type)type);
+    uint64_t tsize = ggml_type_size((enum ggml_type)type);
+    for (int i = 0; i < 4; i++) {
+        if (ne[i] < 0)
+            return false;
+    }
+    if (ne[0] % blck != 0)
+        return false;
+    uint64_t n_el = 1;
+    for (int i = 0; i < 4; i++) {
+        if (__builtin_mul_overflow(n_el, (uint64_t)ne[i], &n_el) || n_el > (uint64_t)INT64_MAX)
+            return false;
+    }
+    if (n_el == 0) {
+        *ext = 0;
+        return true;
+    }
+    uint64_t blocks0 = (uint64_t)(ne[0] / blck), row, span0, e;
+    if (__builtin_mul_overflow(blocks0, tsize, &row))
+        return false;
+    if (__builtin_mul_overflow(blocks0 - 1, nb[0], &span0) ||
+        __builtin_add_overflow(span0, tsize, &span0))
+        return false;
+    e = row > span0 ? row : span0;
+    for (int i = 1; i < 4; i++) {
+        uint64_t d;
+        if (__builtin_mul_overflow((uint64_t)(ne[i] - 1), nb[i], &d) ||
+            __builtin_add_overflow(e, d, &e))
+            return false;
+    }
+    *ext = e;
+    return true;
+}
+
+static enum apir_status apir_validate_data(struct apir_session *s,
+                                           const struct apir_wire_tensor *t, uint64_t ext)
+{
+    struct apir_host_buffer *hb = apir_handles_get(&s->handles, t->buffer, APIR_OBJ_BUFFER);
+    if (!hb)
+        return APIR_E_HANDLE;
+    uint64_t end;
+    if (__builtin_add_overflow(t->offset, ext, &end) || end > hb->size)
+        return APIR_E_INVALID;
+    return APIR_OK;
+}
+
+/* g gives the table for view-source checks (NULL for a lone tensor). need_data: every tensor
+ * must live in a buffer (graph compute, data commands); queries such as supports_op may
+ * describe tensors not yet allocated. */
+enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *t,
+                                      const struct apir_wire_graph *g, bool need_data)
+{
+    uint64_t ext;
+    if (!apir_op_allowed(t->op) || !apir_op_params_valid(t))
+        return APIR_E_INVALID;
+    if (!apir_tensor_extent(t->type, t->ne, t->nb, &ext))
+        return APIR_E_INVALID;
+    if (memchr(t->name, '\0', sizeof t->name) == NULL)
+        return APIR_E_INVALID;
+    if (t->buffer == 0) {
+        /* No buffer means no data: an offset would be a pointer in disguise. */
+        if (need_data || t->offset != 0)
+            return APIR_E_INVALID;
+    } else {
+        enum apir_status st = apir_validate_data(s, t, ext);
+        if (st != APIR_OK)
+            return st;
+    }
+    if (t->view_src >= 0) {
+        if (!g || (uint32_t)t->view_src >= g->n_tensors)
+            return APIR_E_INVALID;
+        /* A view shares its source's storage: same buffer, by construction in ggml. */
+        if (g->tensors[t->view_src].buffer != t->buffer)
+            return APIR_E_INVALID;
+    }
+    return APIR_OK;
+}

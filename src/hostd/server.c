@@ -1,0 +1,103 @@
+/* apir-hostd's listener: accepts guests on a unix socket and forks a session process each. */
+#include "server.h"
+#include "session_proc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t apir_stop;
+
+static void apir_on_signal(int sig)
+{
+    (void)sig;
+    apir_stop = 1;
+}
+
+static int apir_listen(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "apir-hostd: socket path too long: %s\n", path);
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    /* Created 0600 from the start (umask), not chmod-ed after: no window where others connect. */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    umask(old);
+    if (rc != 0 || listen(fd, 16) != 0) {
+        fprintf(stderr, "apir-hostd: cannot listen on %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void apir_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "apir-hostd: session %d ended by signal %d (other sessions unaffected)\n",
+                    (int)pid, WTERMSIG(status));
+    }
+}
+
+static void apir_spawn_session(int listen_fd, int fd, const struct apir_host_config *hcfg)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "apir-hostd: fork: %s\n", strerror(errno));
+        close(fd);
+        return;
+    }
+    if (pid == 0) {
+        close(listen_fd);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a session never outlives its daemon */
+        _exit(apir_session_proc_serve(fd, hcfg));
+    }
+    close(fd);
+}
+
+int apir_server_run(const struct apir_server_config *cfg)
+{
+    int lfd = apir_listen(cfg->socket_path);
+    if (lfd < 0)
+        return 1;
+    struct sigaction sa = {.sa_handler = apir_on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "apir-hostd: listening on %s\n", cfg->socket_path);
+    while (!apir_stop) {
+        struct pollfd p = {.fd = lfd, .events = POLLIN};
+        int n = poll(&p, 1, 500);
+        apir_reap();
+        if (n <= 0)
+            continue;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            apir_spawn_session(lfd, fd, &cfg->host);
+    }
+    close(lfd);
+    unlink(cfg->socket_path);
+    fprintf(stderr, "apir-hostd: stopped\n");
+    return 0;
+}
