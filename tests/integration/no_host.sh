@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# With no apir-hostd running, a stock llama.cpp tool lists no APIR device, says why in one
+# line, and exits 0.
+. "$(dirname "$0")/lib.sh"
+
+out=$(GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
+  echo "FAIL: llama-cli --list-devices exited non-zero"; echo "$out"; exit 1; }
+echo "$out"
+if echo "$out" | grep -q 'APIR[0-9]'; then echo "FAIL: an APIR device is listed"; exit 1; fi
+n=$(echo "$out" | grep -c '^ggml-apir: ' || true)
+[ "$n" = 1 ] || { echo "FAIL: expected exactly one ggml-apir line, got $n"; exit 1; }
+echo "$out" | grep -q '^ggml-apir: no APIR devices: no apir-hostd at' || {
+  echo "FAIL: the line does not say why"; exit 1; }
+# Also the socket path exists but nobody listens (a stale socket file).
+: >"$APIR_SOCKET"
+out=$(GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
+  echo "FAIL: exit non-zero with a stale socket"; exit 1; }
+echo "$out" | grep -q 'APIR[0-9]' && { echo "FAIL: device listed with a stale socket"; exit 1; }
+echo "no_host: 2 passed, 0 failed"

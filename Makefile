@@ -1,0 +1,39 @@
+# Entry points. `make run`: the demo (APIR vs native generation). `make test`: the test suite.
+# The pinned llama.cpp is fetched and built once into ~/.cache/ggml-apir (scripts/deps.sh);
+# LLAMA_CPP_DIR=/path uses your own built tree instead.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test test-full run bench clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+	@bash scripts/deps.sh >/dev/null
+
+$(BUILD)/build.ninja: CMakeLists.txt tests/CMakeLists.txt
+	@bash scripts/install-deps.sh
+	@dir=$$(bash scripts/deps.sh | tail -n 1) && \
+	  cmake -S . -B $(BUILD) -G Ninja -DLLAMA_CPP_DIR="$$dir" >/dev/null
+
+build: $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -LE full
+
+test-full: build
+	@cd $(BUILD) && ctest --output-on-failure -L full
+
+run: build
+	@bash scripts/run.sh $(BUILD)
+
+bench: build
+	@bash bench/generate.sh $(BUILD)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
