@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build needs, only those missing. Root or sudo.
+# Installs the Debian 12 packages the build needs, for each tool that is missing. A tool that
+# is present from elsewhere (a nodesource npm, say) is left alone: installing Debian's package
+# over it can conflict.
 set -euo pipefail
 need=()
-for p in build-essential cmake ninja-build git npm ca-certificates openssl; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
+want() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+want cc build-essential
+want c++ g++
+want make make
+want cmake cmake
+want ninja ninja-build
+want git git
+want npm npm
+want openssl openssl
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo

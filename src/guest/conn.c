@@ -50,6 +50,9 @@ int apir_call_end(struct apir_call *c)
         return c->status = APIR_E_TRANSPORT;
     }
     apir_reader_init(&c->r, conn->rep.buf, conn->rep.len);
+    conn->calls[c->cmd]++;
+    conn->bytes_out[c->cmd] += c->w->len;
+    conn->bytes_in[c->cmd] += APIR_HDR_SIZE + conn->rep.len;
     c->status = rh.status;
     if (rh.status != APIR_OK)
         apir_log("host refused %s: %s", apir_cmd_name(c->cmd), apir_status_str(rh.status));
@@ -105,6 +108,8 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
         return NULL;
     }
     conn->tp = tp;
+    const char *stats = getenv("APIR_STATS");
+    conn->stats = stats && *stats && strcmp(stats, "0") != 0;
     pthread_mutex_init(&conn->lock, NULL);
     apir_writer_init(&conn->req, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
     apir_writer_init(&conn->rep, APIR_MAX_PAYLOAD);
@@ -113,6 +118,25 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
         return NULL;
     }
     return conn;
+}
+
+void apir_conn_print_stats(const struct apir_conn *conn)
+{
+    if (!conn || !conn->stats)
+        return;
+    uint64_t calls = 0, out = 0, in = 0;
+    for (uint32_t i = 1; i < APIR_CMD_LIMIT; i++) {
+        if (!conn->calls[i])
+            continue;
+        fprintf(stderr, "ggml-apir stats: %-20s calls=%-8llu out=%-12llu in=%llu\n",
+                apir_cmd_name(i), (unsigned long long)conn->calls[i],
+                (unsigned long long)conn->bytes_out[i], (unsigned long long)conn->bytes_in[i]);
+        calls += conn->calls[i];
+        out += conn->bytes_out[i];
+        in += conn->bytes_in[i];
+    }
+    fprintf(stderr, "ggml-apir stats: %-20s calls=%-8llu out=%-12llu in=%llu\n", "TOTAL",
+            (unsigned long long)calls, (unsigned long long)out, (unsigned long long)in);
 }
 
 void apir_conn_close(struct apir_conn *conn)

@@ -20,6 +20,11 @@ struct apir_conn {
     struct apir_writer rep;
     uint32_t host_minor;
     uint32_t n_devices;
+    /* APIR_STATS=1: per-command round trips and bytes, printed at exit. */
+    bool stats;
+    uint64_t calls[APIR_CMD_LIMIT];
+    uint64_t bytes_out[APIR_CMD_LIMIT];
+    uint64_t bytes_in[APIR_CMD_LIMIT];
     uint64_t features;
 };
 
@@ -41,6 +46,7 @@ int apir_call_simple_end(struct apir_call *c);
 
 struct apir_conn *apir_conn_open(char *why, size_t whylen);
 void apir_conn_close(struct apir_conn *conn);
+void apir_conn_print_stats(const struct apir_conn *conn);
 
 /* Small cache from an op's wire encoding to the host's answer: supports_op is asked for every
  * node of every scheduled graph, and the answer only depends on the encoding. */

@@ -4,6 +4,7 @@
 #include "guest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct apir_reg_ctx {
@@ -81,6 +82,11 @@ static bool apir_reg_fetch_device(struct apir_conn *conn, uint32_t index, struct
     return ok;
 }
 
+static void apir_reg_print_stats(void)
+{
+    apir_conn_print_stats(apir_reg_state.conn);
+}
+
 static void apir_reg_init_once(void)
 {
     struct apir_reg_ctx *ctx = &apir_reg_state;
@@ -90,6 +96,8 @@ static void apir_reg_init_once(void)
         apir_log("no APIR devices: %s", why);
         return;
     }
+    if (ctx->conn->stats)
+        atexit(apir_reg_print_stats);
     uint32_t n = ctx->conn->n_devices < APIR_MAX_DEVICES ? ctx->conn->n_devices : APIR_MAX_DEVICES;
     for (uint32_t i = 0; i < n; i++) {
         struct apir_device *d = &ctx->devices[ctx->n_devices];
