@@ -118,7 +118,8 @@ int main(int argc, char **argv)
 {
     struct apir_gen_args a;
     if (apir_gen_parse(argc, argv, &a) != 0) {
-        fprintf(stderr, "usage: apir-generate -m MODEL [-d DEVICE|none] [-p PROMPT] [-n N] [-t THREADS]\n");
+        fprintf(stderr,
+                "usage: apir-generate -m MODEL [-d DEVICE|none] [-p PROMPT] [-n N] [-t THREADS]\n");
         return 2;
     }
     /* Our binaries live apart from llama.cpp's: look for its backends where the build found

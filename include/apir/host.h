@@ -18,9 +18,9 @@ struct apir_host;
 struct apir_session;
 
 struct apir_host_config {
-    const char *backend_lib;  /* load this ggml backend library (NULL: discover all) */
-    const char *device_name;  /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
-    const char *backend_dir;  /* where to discover backend libraries (NULL: ggml default) */
+    const char *backend_lib;      /* load this ggml backend library (NULL: discover all) */
+    const char *device_name;      /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
+    const char *backend_dir;      /* where to discover backend libraries (NULL: ggml default) */
     uint64_t max_session_bytes;   /* per-session buffer memory quota (0: unlimited) */
     uint32_t max_session_objects; /* per-session live handle quota (0: default) */
 };

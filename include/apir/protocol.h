@@ -23,7 +23,7 @@ enum apir_feature {
 #define APIR_FEATURES_SUPPORTED 0u
 
 /* Caps that keep one hostile message from costing the host unbounded memory or time. */
-#define APIR_MAX_PAYLOAD (80u << 20) /* a chunk of tensor data plus its tensor header */
+#define APIR_MAX_PAYLOAD (80u << 20)    /* a chunk of tensor data plus its tensor header */
 #define APIR_MAX_DATA_CHUNK (64u << 20) /* the guest splits set/get larger than this */
 #define APIR_MAX_GRAPH_TENSORS 65536u
 #define APIR_MAX_GRAPH_NODES 32768u
@@ -35,29 +35,30 @@ enum apir_feature {
 /* The command table. X(id, NAME, name, request, reply): ids are append-only; the enum, the name
  * table and the host dispatch table all expand from this list. Field lists are documentation
  * of the payload order; "tensor" is an apir_wire_tensor, "graph" a tensor table + node list. */
-#define APIR_COMMANDS(X)                                                                         \
-    X(1, HELLO, hello, "u32 major, u32 minor, u64 features",                                           \
-      "u32 major, u32 minor, u64 features, u32 n_devices")                                        \
-    X(2, DEVICE_INFO, device_info, "u32 index",                                                               \
-      "u64 dev, u64 buft, str name, str desc, u32 type, u64 mem_free, u64 mem_total, u32 caps, " \
-      "str buft_name, u64 alignment, u64 max_size, u32 buft_flags")                              \
-    X(3, DEVICE_MEMORY, device_memory, "u64 dev", "u64 mem_free, u64 mem_total")                                \
-    X(4, DEVICE_SUPPORTS_OP, device_supports_op, "u64 dev, graph(1 node)", "u32 supported")                          \
-    X(5, DEVICE_OFFLOAD_OP, device_offload_op, "u64 dev, graph(1 node)", "u32 offload")                             \
-    X(6, BUFT_ALLOC_SIZE, buft_alloc_size, "u64 buft, graph(1 node)", "u64 size")                                 \
-    X(7, BUFFER_ALLOC, buffer_alloc, "u64 buft, u64 size", "u64 buffer, u64 size, u32 buffer_flags")          \
-    X(8, BUFFER_FREE, buffer_free, "u64 buffer", "")                                                          \
-    X(9, BUFFER_CLEAR, buffer_clear, "u64 buffer, u32 value", "")                                              \
-    X(10, BUFFER_RESET, buffer_reset, "u64 buffer", "")                                                        \
-    X(11, TENSOR_INIT, tensor_init, "graph(1 node)", "")                                                      \
-    X(12, TENSOR_SET, tensor_set, "graph(1 node), u64 offset, bytes data", "")                               \
-    X(13, TENSOR_GET, tensor_get, "graph(1 node), u64 offset, u64 size", "bytes data")                       \
-    X(14, TENSOR_MEMSET, tensor_memset, "graph(1 node), u64 offset, u64 size, u32 value", "")                   \
-    X(15, TENSOR_COPY, tensor_copy, "graph(2 nodes: src, dst)", "u32 copied")                                 \
-    X(16, STREAM_NEW, stream_new, "u64 dev", "u64 stream")                                                   \
-    X(17, STREAM_FREE, stream_free, "u64 stream", "")                                                         \
-    X(18, STREAM_SET_THREADS, stream_set_threads, "u64 stream, u32 n_threads", "")                                   \
-    X(19, GRAPH_COMPUTE, graph_compute, "u64 stream, graph", "u32 ggml_status")                                 \
+#define APIR_COMMANDS(X)                                                                           \
+    X(1, HELLO, hello, "u32 major, u32 minor, u64 features",                                       \
+      "u32 major, u32 minor, u64 features, u32 n_devices")                                         \
+    X(2, DEVICE_INFO, device_info, "u32 index",                                                    \
+      "u64 dev, u64 buft, str name, str desc, u32 type, u64 mem_free, u64 mem_total, u32 caps, "   \
+      "str buft_name, u64 alignment, u64 max_size, u32 buft_flags")                                \
+    X(3, DEVICE_MEMORY, device_memory, "u64 dev", "u64 mem_free, u64 mem_total")                   \
+    X(4, DEVICE_SUPPORTS_OP, device_supports_op, "u64 dev, graph(1 node)", "u32 supported")        \
+    X(5, DEVICE_OFFLOAD_OP, device_offload_op, "u64 dev, graph(1 node)", "u32 offload")            \
+    X(6, BUFT_ALLOC_SIZE, buft_alloc_size, "u64 buft, graph(1 node)", "u64 size")                  \
+    X(7, BUFFER_ALLOC, buffer_alloc, "u64 buft, u64 size",                                         \
+      "u64 buffer, u64 size, u32 buffer_flags")                                                    \
+    X(8, BUFFER_FREE, buffer_free, "u64 buffer", "")                                               \
+    X(9, BUFFER_CLEAR, buffer_clear, "u64 buffer, u32 value", "")                                  \
+    X(10, BUFFER_RESET, buffer_reset, "u64 buffer", "")                                            \
+    X(11, TENSOR_INIT, tensor_init, "graph(1 node)", "")                                           \
+    X(12, TENSOR_SET, tensor_set, "graph(1 node), u64 offset, bytes data", "")                     \
+    X(13, TENSOR_GET, tensor_get, "graph(1 node), u64 offset, u64 size", "bytes data")             \
+    X(14, TENSOR_MEMSET, tensor_memset, "graph(1 node), u64 offset, u64 size, u32 value", "")      \
+    X(15, TENSOR_COPY, tensor_copy, "graph(2 nodes: src, dst)", "u32 copied")                      \
+    X(16, STREAM_NEW, stream_new, "u64 dev", "u64 stream")                                         \
+    X(17, STREAM_FREE, stream_free, "u64 stream", "")                                              \
+    X(18, STREAM_SET_THREADS, stream_set_threads, "u64 stream, u32 n_threads", "")                 \
+    X(19, GRAPH_COMPUTE, graph_compute, "u64 stream, graph", "u32 ggml_status")                    \
     X(20, STREAM_SYNC, stream_sync, "u64 stream", "")
 
 enum apir_cmd {

@@ -56,7 +56,8 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
                                    uint8_t value, size_t offset, size_t size)
 {
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET);
+    struct apir_writer *w =
+        apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET);
     apir_encode_lone(w, t);
     apir_write_u64(w, offset);
     apir_write_u64(w, size);
@@ -72,7 +73,8 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
         struct apir_call c;
-        struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET);
+        struct apir_writer *w =
+            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET);
         apir_encode_lone(w, t);
         apir_write_u64(w, offset);
         apir_write_blob(w, p, n);
@@ -91,7 +93,8 @@ static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
         struct apir_call c;
-        struct apir_writer *w = apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET);
+        struct apir_writer *w =
+            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET);
         apir_encode_lone(w, t);
         apir_write_u64(w, offset);
         apir_write_u64(w, n);
@@ -179,8 +182,8 @@ ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
     if (!ok)
         return NULL;
     struct apir_buffer *b = calloc(1, sizeof *b);
-    void *base = mmap(NULL, got ? got : 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    void *base =
+        mmap(NULL, got ? got : 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (!b || base == MAP_FAILED) {
         free(b);
         if (base != MAP_FAILED)

@@ -45,8 +45,8 @@ int apir_call_end(struct apir_call *c)
     if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, &rh, &conn->rep) ||
         rh.seq != hdr.seq) {
         conn->broken = true;
-        apir_log("lost the host at %s during %s; APIR devices now fail every call",
-                 conn->tp->desc, apir_cmd_name(c->cmd));
+        apir_log("lost the host at %s during %s; APIR devices now fail every call", conn->tp->desc,
+                 apir_cmd_name(c->cmd));
         return c->status = APIR_E_TRANSPORT;
     }
     apir_reader_init(&c->r, conn->rep.buf, conn->rep.len);

@@ -62,9 +62,8 @@ static ggml_backend_buffer_type_t apir_dev_get_buffer_type(ggml_backend_dev_t de
 }
 
 /* Asks the host an op question (supports / offload / alloc size), through the cache. */
-static uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache,
-                                  uint32_t cmd, uint64_t handle, const struct ggml_tensor *op,
-                                  uint64_t fallback)
+static uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
+                                  uint64_t handle, const struct ggml_tensor *op, uint64_t fallback)
 {
     struct apir_writer key;
     apir_writer_init(&key, APIR_MAX_PAYLOAD);
@@ -142,15 +141,14 @@ static size_t apir_buft_get_max_size(ggml_backend_buffer_type_t buft)
     return (size_t)((struct apir_device *)buft->context)->max_size;
 }
 
-static size_t apir_buft_get_alloc_size(ggml_backend_buffer_type_t buft,
-                                       const struct ggml_tensor *t)
+static size_t apir_buft_get_alloc_size(ggml_backend_buffer_type_t buft, const struct ggml_tensor *t)
 {
     struct apir_device *d = buft->context;
     size_t nbytes = ggml_nbytes(t);
     if (!(d->buft_flags & APIR_BUFT_HAS_ALLOC_SIZE))
         return nbytes;
-    uint64_t v = apir_dev_op_query(d, &d->alloc_size, APIR_CMD_BUFT_ALLOC_SIZE, d->buft_h, t,
-                                   nbytes);
+    uint64_t v =
+        apir_dev_op_query(d, &d->alloc_size, APIR_CMD_BUFT_ALLOC_SIZE, d->buft_h, t, nbytes);
     return v < nbytes ? nbytes : (size_t)v;
 }
 

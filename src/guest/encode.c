@@ -147,7 +147,8 @@ static int32_t apir_encode_one(struct apir_writer *w, struct apir_tensor_map *m,
     return idx;
 }
 
-bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m, const struct ggml_cgraph *g)
+bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,
+                       const struct ggml_cgraph *g)
 {
     int n_nodes = ggml_graph_n_nodes((struct ggml_cgraph *)g);
     /* Upper bound on distinct tensors: each node plus its sources and view source. */
@@ -164,7 +165,8 @@ bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m, const s
     apir_write_u32(w, (uint32_t)n_nodes);
     for (int i = 0; i < n_nodes; i++) {
         bool found;
-        apir_write_i32(w, *apir_tensor_map_slot(m, ggml_graph_node((struct ggml_cgraph *)g, i), &found));
+        apir_write_i32(
+            w, *apir_tensor_map_slot(m, ggml_graph_node((struct ggml_cgraph *)g, i), &found));
     }
     return !w->err;
 }

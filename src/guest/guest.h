@@ -103,7 +103,8 @@ void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool
 void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
 /* The op and its direct sources, without data locations: the form of op queries. */
 void apir_encode_op_query(struct apir_writer *w, const struct ggml_tensor *op);
-bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m, const struct ggml_cgraph *g);
+bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,
+                       const struct ggml_cgraph *g);
 void apir_tensor_map_free(struct apir_tensor_map *m);
 
 /* device.c / buffer.c / backend.c */

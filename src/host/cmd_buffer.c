@@ -138,7 +138,8 @@ enum apir_status apir_cmd_tensor_init(struct apir_session *s, struct apir_reader
         return st;
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
-    else if (ggml_backend_buffer_init_tensor(b.tensors[0]->buffer, b.tensors[0]) != GGML_STATUS_SUCCESS)
+    else if (ggml_backend_buffer_init_tensor(b.tensors[0]->buffer, b.tensors[0]) !=
+             GGML_STATUS_SUCCESS)
         st = APIR_E_BACKEND;
     apir_tensor_arg_free(&g, &b);
     return st;

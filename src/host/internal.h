@@ -2,11 +2,11 @@
 #ifndef APIR_HOST_INTERNAL_H
 #define APIR_HOST_INTERNAL_H
 
+#include "../proto/codec.h"
+#include "../proto/wire.h"
 #include "apir/host.h"
 #include "apir/protocol.h"
 #include "handles.h"
-#include "../proto/codec.h"
-#include "../proto/wire.h"
 
 #include <ggml-backend.h>
 #include <ggml.h>
@@ -44,8 +44,8 @@ struct apir_session {
 typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,
                                         struct apir_writer *w);
 
-#define APIR_X_DECL(id, NAME, name, req, rep)                                                    \
-    enum apir_status apir_cmd_##name(struct apir_session *s, struct apir_reader *r,               \
+#define APIR_X_DECL(id, NAME, name, req, rep)                                                      \
+    enum apir_status apir_cmd_##name(struct apir_session *s, struct apir_reader *r,                \
                                      struct apir_writer *w);
 APIR_COMMANDS(APIR_X_DECL)
 #undef APIR_X_DECL

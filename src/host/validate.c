@@ -82,8 +82,8 @@ bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4]
     return true;
 }
 
-static enum apir_status apir_validate_data(struct apir_session *s,
-                                           const struct apir_wire_tensor *t, uint64_t ext)
+static enum apir_status apir_validate_data(struct apir_session *s, const struct apir_wire_tensor *t,
+                                           uint64_t ext)
 {
     struct apir_host_buffer *hb = apir_handles_get(&s->handles, t->buffer, APIR_OBJ_BUFFER);
     if (!hb)

@@ -102,6 +102,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "apir-hostd: ignoring GGML_BACKEND_PATH in the host process\n");
         unsetenv("GGML_BACKEND_PATH");
     }
+    /* A guest can make a kernel assert fire on purpose (see docs/security.md): that must end
+     * its session quickly, not attach a debugger to print a backtrace each time. */
+    setenv("GGML_NO_BACKTRACE", "1", 0);
     if (apir_hostd_probe(&cfg.host) != 0)
         return 1;
     return apir_server_run(&cfg);

@@ -53,7 +53,8 @@ static void apir_reap(void)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (WIFSIGNALED(status))
-            fprintf(stderr, "apir-hostd: session %d ended by signal %d (other sessions unaffected)\n",
+            fprintf(stderr,
+                    "apir-hostd: session %d ended by signal %d (other sessions unaffected)\n",
                     (int)pid, WTERMSIG(status));
     }
 }

@@ -7,8 +7,8 @@
 const char *apir_cmd_name(uint32_t cmd)
 {
     switch (cmd) {
-#define APIR_X_NAME(id, NAME, name, req, rep)                                                          \
-    case id:                                                                                     \
+#define APIR_X_NAME(id, NAME, name, req, rep)                                                      \
+    case id:                                                                                       \
         return #NAME;
         APIR_COMMANDS(APIR_X_NAME)
 #undef APIR_X_NAME

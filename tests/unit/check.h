@@ -7,14 +7,14 @@
 
 static int apir_checks_passed, apir_checks_failed;
 
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (cond) {                                                                              \
-            apir_checks_passed++;                                                                \
-        } else {                                                                                 \
-            apir_checks_failed++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);            \
-        }                                                                                        \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            apir_checks_passed++;                                                                  \
+        } else {                                                                                   \
+            apir_checks_failed++;                                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 static inline int apir_check_summary(const char *name)

@@ -255,8 +255,8 @@ static void test_foreign_and_quota(struct apir_host *host)
 int main(void)
 {
     char err[256];
-    struct apir_host_config cfg = {.backend_dir = APIR_GGML_BACKEND_DIR, .device_name = "CPU",
-                                   .max_session_bytes = 1u << 20};
+    struct apir_host_config cfg = {
+        .backend_dir = APIR_GGML_BACKEND_DIR, .device_name = "CPU", .max_session_bytes = 1u << 20};
     struct apir_host *host = apir_host_create(&cfg, err, sizeof err);
     if (!host) {
         fprintf(stderr, "cannot create host: %s\n", err);

@@ -11,7 +11,7 @@ static void test_basic_and_stale(void)
     CHECK(ha != 0);
     CHECK(apir_handles_get(&t, ha, APIR_OBJ_BUFFER) == &a);
     CHECK(apir_handles_remove(&t, ha, APIR_OBJ_BUFFER) == &a);
-    CHECK(apir_handles_get(&t, ha, APIR_OBJ_BUFFER) == NULL); /* stale */
+    CHECK(apir_handles_get(&t, ha, APIR_OBJ_BUFFER) == NULL);    /* stale */
     CHECK(apir_handles_remove(&t, ha, APIR_OBJ_BUFFER) == NULL); /* double free */
     /* The slot is reused, but the old handle stays stale: the generation moved on. */
     uint64_t hb = apir_handles_add(&t, APIR_OBJ_BUFFER, &b);
@@ -57,8 +57,8 @@ static void test_forged(void)
     apir_handles_init(&t, 9, 0);
     uint64_t h = apir_handles_add(&t, APIR_OBJ_BUFFER, &a);
     CHECK(apir_handles_get(&t, 0, APIR_OBJ_BUFFER) == NULL);
-    CHECK(apir_handles_get(&t, h + 1, APIR_OBJ_BUFFER) == NULL);        /* next slot: empty */
-    CHECK(apir_handles_get(&t, h | 0xffffff, APIR_OBJ_BUFFER) == NULL); /* out of range */
+    CHECK(apir_handles_get(&t, h + 1, APIR_OBJ_BUFFER) == NULL);            /* next slot: empty */
+    CHECK(apir_handles_get(&t, h | 0xffffff, APIR_OBJ_BUFFER) == NULL);     /* out of range */
     CHECK(apir_handles_get(&t, h ^ (1ull << 30), APIR_OBJ_BUFFER) == NULL); /* other gen */
     CHECK(apir_handles_get(&t, (uint64_t)(uintptr_t)&a, APIR_OBJ_BUFFER) == NULL); /* a pointer */
     apir_handles_fini(&t);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# apir-hostd serves several guests at once, one process each: two guests generate in parallel
+# with the right tokens, a hostile guest that makes a kernel abort ends only its own session,
+# and once guests leave no session process is left behind.
+. "$(dirname "$0")/lib.sh"
+
+model="$APIR_TMP/model.gguf"
+"$APIR_BUILD/apir-mkmodel" --out "$model" --type q4_0 >/dev/null
+apir_start_hostd --device CPU
+gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 16 -t 1 "$@" 2>/dev/null | sed -n 's/^tokens: //p'; }
+native=$(gen -d none)
+passed=0
+check() { if eval "$2"; then passed=$((passed + 1)); else echo "FAIL: $1"; cat "$APIR_TMP/hostd.log"; exit 1; fi; }
+
+GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 >"$APIR_TMP/a" &
+a=$!
+GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 >"$APIR_TMP/b" &
+b=$!
+wait $a && wait $b
+check "two parallel guests, right tokens" '[ "$(cat "$APIR_TMP/a")" = "$native" ] && [ "$(cat "$APIR_TMP/b")" = "$native" ]'
+
+# A guest that stays connected while the hostile one strikes.
+GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 200 -t 1 -d APIR0 \
+  >"$APIR_TMP/long" 2>/dev/null &
+long=$!
+"$APIR_BUILD/tests/hostile_client" "$APIR_SOCKET" || true
+check "hostd still running after a session died" 'kill -0 $HOSTD_PID'
+for _ in $(seq 1 50); do grep -q "ended by signal" "$APIR_TMP/hostd.log" && break; sleep 0.1; done
+check "hostd logged the ended session" 'grep -q "ended by signal" "$APIR_TMP/hostd.log"'
+wait $long
+check "the concurrent guest finished its 200 tokens" '[ "$(sed -n "s/^tokens: //p" "$APIR_TMP/long" | wc -w)" = 200 ]'
+after=$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)
+check "a new guest is served afterwards" '[ "$after" = "$native" ]'
+
+sleep 0.5
+check "no session process left once guests are gone" '[ -z "$(pgrep -P $HOSTD_PID)" ]'
+echo "sessions: $passed passed, 0 failed"
