@@ -101,7 +101,7 @@ static enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_read
                                         struct apir_wire_graph *g, struct apir_built_graph *b,
                                         uint32_t n)
 {
-    enum apir_status st = apir_graph_decode_valid(s, r, g, true);
+    enum apir_status st = apir_graph_decode_valid(s, r, g, APIR_GRAPH_DATA);
     if (st != APIR_OK)
         return st;
     if (g->n_tensors != n || g->n_nodes != n) {

@@ -83,7 +83,7 @@ static enum apir_status apir_op_query(struct apir_session *s, struct apir_reader
 {
     uint64_t h = apir_read_u64(r);
     struct apir_wire_graph g;
-    enum apir_status st = apir_graph_decode_valid(s, r, &g, false);
+    enum apir_status st = apir_graph_decode_valid(s, r, &g, APIR_GRAPH_QUERY);
     if (st != APIR_OK)
         return st;
     if (!apir_reader_done(r) || g.n_nodes != 1) {

@@ -80,7 +80,7 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
 {
     uint64_t h = apir_read_u64(r);
     struct apir_wire_graph g;
-    enum apir_status st = apir_graph_decode_valid(s, r, &g, true);
+    enum apir_status st = apir_graph_decode_valid(s, r, &g, APIR_GRAPH_COMPUTE);
     if (st != APIR_OK)
         return st;
     ggml_backend_t be = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);

@@ -8,19 +8,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Data commands only locate bytes: whatever op the guest's tensor had is dropped, so no op
+ * code or source of theirs reaches a backend call. */
+static void apir_graph_strip_ops(struct apir_wire_graph *g)
+{
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        struct apir_wire_tensor *t = &g->tensors[i];
+        t->op = GGML_OP_NONE;
+        memset(t->op_params, 0, sizeof t->op_params);
+        t->view_src = -1;
+        for (unsigned k = 0; k < APIR_MAX_SRC; k++)
+            t->src[k] = -1;
+    }
+}
+
+static enum apir_status apir_graph_check(struct apir_session *s, const struct apir_wire_graph *g,
+                                         enum apir_graph_use use)
+{
+    bool need_data = use != APIR_GRAPH_QUERY;
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        enum apir_status st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
+        if (st != APIR_OK)
+            return st;
+    }
+    if (use == APIR_GRAPH_DATA)
+        return APIR_OK;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        enum apir_status st = apir_check_node(g, &g->tensors[g->nodes[i]]);
+        if (st != APIR_OK)
+            return st;
+    }
+    return APIR_OK;
+}
+
 enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_reader *r,
-                                         struct apir_wire_graph *g, bool need_data)
+                                         struct apir_wire_graph *g, enum apir_graph_use use)
 {
     if (!apir_wire_graph_decode(r, g))
         return APIR_E_DECODE;
-    for (uint32_t i = 0; i < g->n_tensors; i++) {
-        enum apir_status st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
-        if (st != APIR_OK) {
-            apir_wire_graph_free(g);
-            return st;
-        }
-    }
-    return APIR_OK;
+    if (use == APIR_GRAPH_DATA)
+        apir_graph_strip_ops(g);
+    enum apir_status st = apir_graph_check(s, g, use);
+    if (st != APIR_OK)
+        apir_wire_graph_free(g);
+    return st;
 }
 
 static bool apir_arena_reserve(struct apir_session *s, size_t size)

@@ -61,8 +61,17 @@ struct apir_built_graph {
     struct ggml_tensor **tensors;
     struct ggml_cgraph *graph;
 };
+/* What a decoded graph is for decides what is checked: data commands need every tensor in a
+ * buffer and ignore ops; queries describe ops not yet allocated; compute needs both. */
+enum apir_graph_use {
+    APIR_GRAPH_DATA,
+    APIR_GRAPH_QUERY,
+    APIR_GRAPH_COMPUTE,
+};
 enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_reader *r,
-                                         struct apir_wire_graph *g, bool need_data);
+                                         struct apir_wire_graph *g, enum apir_graph_use use);
+/* opcheck.c */
+enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct apir_wire_tensor *t);
 enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
                                   struct apir_built_graph *out);
 void apir_graph_release(struct apir_built_graph *b);

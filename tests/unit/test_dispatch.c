@@ -230,6 +230,52 @@ static void test_graph(struct apir_session *s, uint64_t dev, uint64_t buft)
         fprintf(stderr, "c[0..3] = %g %g %g %g\n", p[0], p[1], p[2], p[3]);
 }
 
+/* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
+static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
+                       uint32_t n)
+{
+    struct apir_writer *w = msg_begin();
+    apir_write_u64(w, dev);
+    apir_write_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_tensor_encode(w, &t[i]);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, (int32_t)n - 1);
+    return msg_send(s, APIR_CMD_DEVICE_SUPPORTS_OP);
+}
+
+/* Per-op structure: the CPU backend's supports_op dereferences MUL_MAT's src1 unchecked, so a
+ * missing source used to crash the host; shapes that disagree would make kernels read out of
+ * range. Both must be refused before any backend call. */
+static void test_op_structure(struct apir_session *s, uint64_t dev)
+{
+    struct apir_wire_tensor t[3];
+    t[0] = f32_tensor(0, 0, 64);
+    t[0].ne[1] = 8;
+    t[0].nb[2] = t[0].nb[3] = 64 * 8 * 4;
+    t[1] = f32_tensor(0, 0, 64);
+    t[2] = f32_tensor(0, 0, 8);
+    t[2].op = GGML_OP_MUL_MAT;
+    t[2].src[0] = 0;
+    t[2].src[1] = 1;
+    CHECK(supports_op(s, dev, t, 3) == APIR_OK && apir_read_u32(&rep) == 1);
+    t[2].src[1] = -1; /* missing source */
+    CHECK(supports_op(s, dev, t, 3) == APIR_E_INVALID);
+    t[2].src[1] = 1;
+    t[1].ne[0] = 32; /* inner dimensions disagree */
+    t[1].nb[1] = t[1].nb[2] = t[1].nb[3] = 32 * 4;
+    CHECK(supports_op(s, dev, t, 3) == APIR_E_INVALID);
+    t[1] = f32_tensor(0, 0, 4); /* GET_ROWS with float indices */
+    t[2] = f32_tensor(0, 0, 64);
+    t[2].ne[1] = 4;
+    t[2].op = GGML_OP_GET_ROWS;
+    t[2].src[0] = 0;
+    t[2].src[1] = 1;
+    CHECK(supports_op(s, dev, t, 3) == APIR_E_INVALID);
+    t[1].type = GGML_TYPE_I32;
+    CHECK(supports_op(s, dev, t, 3) == APIR_OK);
+}
+
 static void test_foreign_and_quota(struct apir_host *host)
 {
     struct apir_session *s1 = apir_session_create(host), *s2 = apir_session_create(host);
@@ -268,6 +314,7 @@ int main(void)
     uint64_t buft, dev = dev_info(s, &buft);
     test_tensor_data(s, dev, buft);
     test_graph(s, dev, buft);
+    test_op_structure(s, dev);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     apir_writer_free(&req);
