@@ -2,6 +2,8 @@
  * transport fails calls with a status instead of aborting the application. */
 #include "guest.h"
 
+#include "../proto/fdio.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +99,7 @@ static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *w
 struct apir_conn *apir_conn_open(char *why, size_t whylen)
 {
     char path[256];
-    apir_transport_socket_default_path(path, sizeof path);
+    apir_socket_default_path(path, sizeof path);
     struct apir_transport *tp = apir_transport_socket_open(path, why, whylen);
     if (!tp)
         return NULL;

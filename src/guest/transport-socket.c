@@ -1,6 +1,8 @@
 /* Transport v1: a unix stream socket to apir-hostd, request/response, data inline. */
 #include "transport.h"
 
+#include "../proto/fdio.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,59 +17,17 @@ struct apir_socket_transport {
     int fd;
 };
 
-void apir_transport_socket_default_path(char *out, size_t len)
-{
-    const char *p = getenv("APIR_SOCKET");
-    const char *rt = getenv("XDG_RUNTIME_DIR");
-    if (p && *p)
-        snprintf(out, len, "%s", p);
-    else if (rt && *rt)
-        snprintf(out, len, "%s/apir.sock", rt);
-    else
-        snprintf(out, len, "/tmp/apir-%u.sock", (unsigned)getuid());
-}
-
-static bool apir_sock_write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool apir_sock_read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_t len,
                                 struct apir_rep_hdr *hdr, struct apir_writer *reply)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
     uint8_t hb[APIR_HDR_SIZE];
-    if (!apir_sock_write_all(st->fd, msg, len) || !apir_sock_read_all(st->fd, hb, sizeof hb))
+    if (!apir_fd_write_all(st->fd, msg, len) || !apir_fd_read_all(st->fd, hb, sizeof hb))
         return false;
     if (!apir_rep_hdr_decode(hb, hdr))
         return false;
     void *dst = apir_write_reserve(reply, hdr->len);
-    return dst && apir_sock_read_all(st->fd, dst, hdr->len);
+    return dst && apir_fd_read_all(st->fd, dst, hdr->len);
 }
 
 static void apir_sock_destroy(struct apir_transport *t)

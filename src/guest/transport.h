@@ -24,7 +24,5 @@ struct apir_transport {
 
 /* Connects to apir-hostd. NULL with a reason in why on failure. */
 struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen);
-/* APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else /tmp/apir-<uid>.sock. */
-void apir_transport_socket_default_path(char *out, size_t len);
 
 #endif

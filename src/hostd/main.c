@@ -4,6 +4,8 @@
  *              [--max-session-mib N] [--max-objects N] */
 #include "server.h"
 
+#include "../proto/fdio.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +18,6 @@ static void apir_hostd_usage(FILE *f)
                "                  [--backend-dir DIR] [--max-session-mib N] [--max-objects N]\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
                "/tmp/apir-<uid>.sock\n");
-}
-
-static void apir_default_socket(char *out, size_t len)
-{
-    const char *p = getenv("APIR_SOCKET");
-    const char *rt = getenv("XDG_RUNTIME_DIR");
-    if (p && *p)
-        snprintf(out, len, "%s", p);
-    else if (rt && *rt)
-        snprintf(out, len, "%s/apir.sock", rt);
-    else
-        snprintf(out, len, "/tmp/apir-%u.sock", (unsigned)getuid());
 }
 
 /* Loads the backend once in a throw-away process, so a bad --backend/--device fails at start
@@ -57,7 +47,7 @@ static int apir_hostd_probe(const struct apir_host_config *hcfg)
 int main(int argc, char **argv)
 {
     char sock[256];
-    apir_default_socket(sock, sizeof sock);
+    apir_socket_default_path(sock, sizeof sock);
     struct apir_server_config cfg = {.socket_path = sock};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

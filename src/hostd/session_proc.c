@@ -6,6 +6,7 @@
  * because GPU runtimes and OpenMP do not survive a fork once initialised. */
 #include "session_proc.h"
 
+#include "../proto/fdio.h"
 #include "../proto/wire.h"
 
 #include <errno.h>
@@ -14,36 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static bool apir_fd_read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool apir_fd_write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
 
 /* Reads one request message into *buf (grown as needed). False on EOF, error, or a header
  * that is not ours: such a peer is not a guest and the connection ends. */

@@ -1,0 +1,15 @@
+/* Whole-buffer socket I/O and the default socket path, shared by the guest's socket transport
+ * and apir-hostd. */
+#ifndef APIR_FDIO_H
+#define APIR_FDIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Loop until all len bytes moved; false on EOF or error (EINTR is retried). */
+bool apir_fd_read_all(int fd, void *buf, size_t len);
+bool apir_fd_write_all(int fd, const void *buf, size_t len);
+/* APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else /tmp/apir-<uid>.sock. */
+void apir_socket_default_path(char *out, size_t len);
+
+#endif
