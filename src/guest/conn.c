@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define APIR_HANDSHAKE_TIMEOUT_MS 5000
+
 void apir_log(const char *fmt, ...)
 {
     va_list ap;
@@ -47,8 +49,9 @@ int apir_call_end(struct apir_call *c)
     if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, &rh, &conn->rep) ||
         rh.seq != hdr.seq) {
         conn->broken = true;
-        apir_log("lost the host at %s during %s; APIR devices now fail every call", conn->tp->desc,
-                 apir_cmd_name(c->cmd));
+        if (c->cmd != APIR_CMD_HELLO) /* a failed handshake is reported by the registry */
+            apir_log("lost the host at %s during %s; APIR devices now fail every call",
+                     conn->tp->desc, apir_cmd_name(c->cmd));
         return c->status = APIR_E_TRANSPORT;
     }
     apir_reader_init(&c->r, conn->rep.buf, conn->rep.len);
@@ -56,7 +59,8 @@ int apir_call_end(struct apir_call *c)
     conn->bytes_out[c->cmd] += c->w->len;
     conn->bytes_in[c->cmd] += APIR_HDR_SIZE + conn->rep.len;
     c->status = rh.status;
-    if (rh.status != APIR_OK)
+    /* A refused HELLO is reported once, by the registry, as the reason for zero devices. */
+    if (rh.status != APIR_OK && c->cmd != APIR_CMD_HELLO)
         apir_log("host refused %s: %s", apir_cmd_name(c->cmd), apir_status_str(rh.status));
     return c->status;
 }
@@ -90,7 +94,10 @@ static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *w
     bool ok = st == APIR_OK && apir_reader_done(&c.r) && major == APIR_PROTO_MAJOR;
     apir_call_done(&c);
     conn->host_minor = minor > APIR_PROTO_MINOR ? APIR_PROTO_MINOR : minor;
-    if (!ok)
+    if (!ok && st == APIR_E_TRANSPORT)
+        snprintf(why, len, "no answer to the handshake from %s within %d s (is it apir-hostd?)",
+                 conn->tp->desc, APIR_HANDSHAKE_TIMEOUT_MS / 1000);
+    else if (!ok)
         snprintf(why, len, "handshake with %s failed: %s", conn->tp->desc,
                  st == APIR_OK ? "malformed reply" : apir_status_str(st));
     return ok;
@@ -115,10 +122,14 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
     pthread_mutex_init(&conn->lock, NULL);
     apir_writer_init(&conn->req, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
     apir_writer_init(&conn->rep, APIR_MAX_PAYLOAD);
+    /* Whatever listens there may not be apir-hostd: bound the handshake so a silent peer
+     * costs the application seconds, not a hang. Compute calls then wait as long as they take. */
+    tp->ops->set_timeout(tp, APIR_HANDSHAKE_TIMEOUT_MS);
     if (!apir_conn_hello(conn, &conn->n_devices, why, whylen)) {
         apir_conn_close(conn);
         return NULL;
     }
+    tp->ops->set_timeout(tp, 0);
     return conn;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -30,6 +31,14 @@ static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_
     return dst && apir_fd_read_all(st->fd, dst, hdr->len);
 }
 
+static void apir_sock_set_timeout(struct apir_transport *t, int ms)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    setsockopt(st->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(st->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 static void apir_sock_destroy(struct apir_transport *t)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
@@ -39,6 +48,7 @@ static void apir_sock_destroy(struct apir_transport *t)
 
 static const struct apir_transport_ops apir_socket_ops = {
     .roundtrip = apir_sock_roundtrip,
+    .set_timeout = apir_sock_set_timeout,
     .destroy = apir_sock_destroy,
 };
 

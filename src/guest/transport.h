@@ -14,6 +14,8 @@ struct apir_transport_ops {
      * the connection as gone. */
     bool (*roundtrip)(struct apir_transport *t, const void *msg, size_t len,
                       struct apir_rep_hdr *hdr, struct apir_writer *reply);
+    /* Bounds how long one roundtrip may wait for the host (0: forever). */
+    void (*set_timeout)(struct apir_transport *t, int ms);
     void (*destroy)(struct apir_transport *t);
 };
 

@@ -16,4 +16,18 @@ echo "$out" | grep -q '^ggml-apir: no APIR devices: no apir-hostd at' || {
 out=$(GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
   echo "FAIL: exit non-zero with a stale socket"; exit 1; }
 echo "$out" | grep -q 'APIR[0-9]' && { echo "FAIL: device listed with a stale socket"; exit 1; }
-echo "no_host: 2 passed, 0 failed"
+# Something listens but never answers: the handshake times out, the tool still exits 0.
+"$APIR_BUILD/tests/silent_server" "$APIR_SOCKET" 30 &
+silent=$!
+for _ in $(seq 1 50); do [ -S "$APIR_SOCKET" ] && break; sleep 0.1; done
+start=$(date +%s)
+out=$(GGML_BACKEND_PATH="$APIR_PLUGIN" timeout 20 "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
+  echo "FAIL: exit non-zero (or hung) with a silent listener"; echo "$out"; exit 1; }
+kill $silent 2>/dev/null || true
+took=$(($(date +%s) - start))
+echo "$out" | grep '^ggml-apir: '
+echo "$out" | grep -q 'APIR[0-9]' && { echo "FAIL: device listed with a silent listener"; exit 1; }
+n=$(echo "$out" | grep -c '^ggml-apir: ' || true)
+[ "$n" = 1 ] || { echo "FAIL: expected one ggml-apir line with a silent listener, got $n"; exit 1; }
+[ "$took" -le 10 ] || { echo "FAIL: took ${took}s to give up"; exit 1; }
+echo "no_host: 3 passed, 0 failed"
