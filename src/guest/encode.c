@@ -136,12 +136,17 @@ static int32_t apir_encode_one(struct apir_writer *w, struct apir_tensor_map *m,
     struct apir_wire_tensor wt;
     apir_wire_from_tensor(&wt, t, true);
     for (int i = 0; i < GGML_MAX_SRC && i < (int)APIR_MAX_SRC; i++)
-        wt.src[i] = t->src[i] ? apir_encode_one(w, m, t->src[i], depth + 1) : -1;
+        if (t->src[i] && t->src[i] != t)
+            wt.src[i] = apir_encode_one(w, m, t->src[i], depth + 1);
     wt.view_src = t->view_src ? apir_encode_one(w, m, t->view_src, depth + 1) : -1;
     if (w->err)
         return -1;
-    apir_wire_tensor_encode(w, &wt);
     int32_t idx = m->n++;
+    /* ggml_cast makes a CPY whose src[1] is itself: on the wire, its own index. */
+    for (int i = 0; i < GGML_MAX_SRC && i < (int)APIR_MAX_SRC; i++)
+        if (t->src[i] == t)
+            wt.src[i] = idx;
+    apir_wire_tensor_encode(w, &wt);
     /* Looked up again: the map never grows during an encode, but recursion inserted. */
     *apir_tensor_map_slot(m, t, &found) = idx;
     return idx;

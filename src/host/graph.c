@@ -5,6 +5,7 @@
  * buffers at validated offsets. Nothing the guest sent is used as a pointer. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,23 @@ static void apir_graph_strip_ops(struct apir_wire_graph *g)
     }
 }
 
+/* APIR_DEBUG=1 on the host says which tensor a refused graph failed on: the guest only sees a
+ * status, and an operator needs the reason. Off by default, since a guest could flood it. */
+static enum apir_status apir_graph_refuse(const struct apir_wire_tensor *t, uint32_t i,
+                                          enum apir_status st, const char *stage)
+{
+    static int debug = -1;
+    if (debug < 0) {
+        const char *e = getenv("APIR_DEBUG");
+        debug = e && *e && strcmp(e, "0") != 0;
+    }
+    if (debug)
+        fprintf(stderr, "apir-host: refused tensor %u '%.*s' (%s, type %u) at %s: %s\n", i,
+                (int)sizeof t->name, t->name, t->op < GGML_OP_COUNT ? ggml_op_name(t->op) : "?",
+                t->type, stage, apir_status_str(st));
+    return st;
+}
+
 static enum apir_status apir_graph_check(struct apir_session *s, const struct apir_wire_graph *g,
                                          enum apir_graph_use use)
 {
@@ -29,14 +47,15 @@ static enum apir_status apir_graph_check(struct apir_session *s, const struct ap
     for (uint32_t i = 0; i < g->n_tensors; i++) {
         enum apir_status st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
         if (st != APIR_OK)
-            return st;
+            return apir_graph_refuse(&g->tensors[i], i, st, "validation");
     }
     if (use == APIR_GRAPH_DATA)
         return APIR_OK;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
-        enum apir_status st = apir_check_node(g, &g->tensors[g->nodes[i]]);
+        const struct apir_wire_tensor *t = &g->tensors[g->nodes[i]];
+        enum apir_status st = apir_check_node(g, t);
         if (st != APIR_OK)
-            return st;
+            return apir_graph_refuse(t, (uint32_t)g->nodes[i], st, "op check");
     }
     return APIR_OK;
 }
@@ -69,7 +88,8 @@ static bool apir_arena_reserve(struct apir_session *s, size_t size)
 /* Fills a fresh ggml tensor from a validated wire tensor. Every pointer it receives is one
  * the host derived itself: a session buffer's base + offset, or an earlier rebuilt tensor. */
 static void apir_tensor_fill(struct apir_session *s, struct ggml_tensor *t,
-                             const struct apir_wire_tensor *wt, struct ggml_tensor **built)
+                             const struct apir_wire_tensor *wt, struct ggml_tensor **built,
+                             int32_t self)
 {
     t->type = (enum ggml_type)wt->type;
     t->op = (enum ggml_op)wt->op;
@@ -80,7 +100,7 @@ static void apir_tensor_fill(struct apir_session *s, struct ggml_tensor *t,
     }
     memcpy(t->op_params, wt->op_params, sizeof t->op_params);
     for (unsigned i = 0; i < APIR_MAX_SRC; i++)
-        t->src[i] = wt->src[i] >= 0 ? built[wt->src[i]] : NULL;
+        t->src[i] = wt->src[i] < 0 ? NULL : wt->src[i] == self ? t : built[wt->src[i]];
     t->view_src = wt->view_src >= 0 ? built[wt->view_src] : NULL;
     t->view_offs = (size_t)wt->view_offs;
     t->buffer = NULL;
@@ -117,7 +137,7 @@ enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire
         /* Created as a 1-element tensor so ggml's constructor sees nothing guest-controlled;
          * the validated shape is written afterwards. */
         struct ggml_tensor *t = ggml_new_tensor_1d(out->ctx, GGML_TYPE_F32, 1);
-        apir_tensor_fill(s, t, &g->tensors[i], out->tensors);
+        apir_tensor_fill(s, t, &g->tensors[i], out->tensors, (int32_t)i);
         out->tensors[i] = t;
     }
     out->graph = ggml_new_graph_custom(out->ctx, n_nodes, false);

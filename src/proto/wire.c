@@ -130,11 +130,13 @@ void apir_wire_tensor_decode(struct apir_reader *r, struct apir_wire_tensor *t, 
     for (unsigned i = 0; i < n_src && !r->err; i++)
         t->src[i] = apir_read_i32(r);
     apir_read_str(r, t->name, sizeof t->name);
-    /* Earlier entries only: this makes every graph a DAG by construction. */
+    /* Earlier entries only: this makes every graph a DAG by construction. The one exception
+     * is a tensor naming itself as a source, which ggml_cast does (a CPY whose src[1] is its
+     * own destination); a self-loop is no cycle through other tensors. */
     if (t->view_src < -1 || t->view_src >= index)
         r->err = true;
     for (unsigned i = 0; i < APIR_MAX_SRC; i++)
-        if (t->src[i] < -1 || t->src[i] >= index)
+        if (t->src[i] < -1 || t->src[i] > index)
             r->err = true;
 }
 

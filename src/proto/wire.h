@@ -28,8 +28,8 @@ bool apir_rep_hdr_decode(const uint8_t in[APIR_HDR_SIZE], struct apir_rep_hdr *h
 void apir_wire_tensor_clear(struct apir_wire_tensor *t);
 void apir_wire_tensor_encode(struct apir_writer *w, const struct apir_wire_tensor *t);
 /* Structural decode only (lengths, NUL, index ranges are checked against `index`, the tensor's
- * own position: sources and view sources must be earlier entries). Semantic checks are the
- * host's (src/host/validate.c). */
+ * own position: sources must be earlier entries or the tensor itself, view sources earlier
+ * entries). Semantic checks are the host's (src/host/validate.c). */
 void apir_wire_tensor_decode(struct apir_reader *r, struct apir_wire_tensor *t, int32_t index);
 
 /* A graph on the wire: u32 n_tensors, tensors, u32 n_nodes, i32 node indices. */

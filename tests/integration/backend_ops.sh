@@ -20,6 +20,7 @@ CASES=(
   'MUL|'
   'SWIGLU,GEGLU,REGLU|'
   'CONT|'
+  'TOPK_QSA|n_blocks=64' # ggml_cast: a CPY that is its own src[1]
 )
 apir_start_hostd --device CPU
 

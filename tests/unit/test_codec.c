@@ -121,18 +121,30 @@ static void test_graph_structure(void)
     struct apir_writer w;
     apir_writer_init(&w, 1 << 20);
     struct apir_wire_tensor t;
+    struct apir_reader r;
+    struct apir_wire_graph g;
     apir_wire_tensor_clear(&t);
     t.ne[0] = t.ne[1] = t.ne[2] = t.ne[3] = 1;
     apir_write_u32(&w, 2);
     apir_wire_tensor_encode(&w, &t);
-    t.src[0] = 1; /* refers to itself: not an earlier entry */
+    t.src[0] = 2; /* refers to a later entry */
+    apir_wire_tensor_encode(&w, &t);
+    t.src[0] = -1;
+    apir_write_u32(&w, 2);
+    apir_write_i32(&w, 0);
+    apir_write_i32(&w, 1);
+    apir_reader_init(&r, w.buf, w.len);
+    CHECK(!apir_wire_graph_decode(&r, &g));
+    apir_writer_reset(&w);
+    apir_write_u32(&w, 2);
+    apir_wire_tensor_encode(&w, &t);
+    t.view_src = 1; /* a view of itself is never legal */
     apir_wire_tensor_encode(&w, &t);
     apir_write_u32(&w, 1);
     apir_write_i32(&w, 1);
-    struct apir_reader r;
-    struct apir_wire_graph g;
     apir_reader_init(&r, w.buf, w.len);
     CHECK(!apir_wire_graph_decode(&r, &g));
+    t.view_src = -1;
     /* Same with a valid back-reference decodes. */
     apir_writer_reset(&w);
     apir_write_u32(&w, 2);
@@ -146,6 +158,21 @@ static void test_graph_structure(void)
     CHECK(apir_wire_graph_decode(&r, &g) && g.n_tensors == 2 && g.tensors[1].src[0] == 0);
     CHECK(apir_reader_done(&r));
     apir_wire_graph_free(&g);
+    /* A tensor naming itself as a source is legal (ggml_cast makes CPY with src[1] == itself);
+     * a source after itself is not. */
+    apir_writer_reset(&w);
+    apir_write_u32(&w, 2);
+    t.src[0] = -1;
+    apir_wire_tensor_encode(&w, &t);
+    t.src[0] = 0;
+    t.src[1] = 1;
+    apir_wire_tensor_encode(&w, &t);
+    apir_write_u32(&w, 1);
+    apir_write_i32(&w, 1);
+    apir_reader_init(&r, w.buf, w.len);
+    CHECK(apir_wire_graph_decode(&r, &g) && g.tensors[1].src[1] == 1);
+    apir_wire_graph_free(&g);
+    t.src[1] = -1;
     /* A tensor count larger than the payload could hold is refused before allocating. */
     apir_writer_reset(&w);
     apir_write_u32(&w, 60000);

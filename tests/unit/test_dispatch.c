@@ -230,6 +230,53 @@ static void test_graph(struct apir_session *s, uint64_t dev, uint64_t buft)
         fprintf(stderr, "c[0..3] = %g %g %g %g\n", p[0], p[1], p[2], p[3]);
 }
 
+/* ggml_cast: a CPY whose src[1] is the tensor itself. The wire names it by its own index; the
+ * host must rebuild the self-reference and convert f32 to f16. */
+static void test_cast_self_source(struct apir_session *s, uint64_t dev, uint64_t buft)
+{
+    int st;
+    uint64_t buf = buffer_alloc(s, buft, 256, &st);
+    apir_write_u64(msg_begin(), dev);
+    CHECK(msg_send(s, APIR_CMD_STREAM_NEW) == APIR_OK);
+    uint64_t stream = apir_read_u64(&rep);
+    float a[16];
+    for (int i = 0; i < 16; i++)
+        a[i] = (float)i * 0.5f;
+    struct apir_wire_tensor ta = f32_tensor(buf, 0, 16), tc = f32_tensor(buf, 128, 16);
+    CHECK(tensor_set(s, &ta, a, sizeof a) == APIR_OK);
+    tc.type = GGML_TYPE_F16;
+    tc.nb[0] = 2;
+    tc.nb[1] = tc.nb[2] = tc.nb[3] = 32;
+    tc.op = GGML_OP_CPY;
+    tc.flags = GGML_TENSOR_FLAG_COMPUTE;
+    tc.src[0] = 0;
+    tc.src[1] = 1; /* itself */
+    struct apir_writer *w = msg_begin();
+    apir_write_u64(w, stream);
+    apir_write_u32(w, 2);
+    apir_wire_tensor_encode(w, &ta);
+    apir_wire_tensor_encode(w, &tc);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, 1);
+    CHECK(msg_send(s, APIR_CMD_GRAPH_COMPUTE) == APIR_OK && apir_read_u32(&rep) == 0);
+    tc.op = GGML_OP_NONE;
+    tc.src[0] = tc.src[1] = -1;
+    w = msg_begin();
+    apir_write_u32(w, 1);
+    apir_wire_tensor_encode(w, &tc);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, 0);
+    apir_write_u64(w, 0);
+    apir_write_u64(w, 32);
+    CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
+    size_t n;
+    const ggml_fp16_t *p = apir_read_blob(&rep, 32, &n);
+    int good = 0;
+    for (int i = 0; p && n == 32 && i < 16; i++)
+        good += ggml_fp16_to_fp32(p[i]) == a[i];
+    CHECK(good == 16);
+}
+
 /* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
 static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
                        uint32_t n)
@@ -315,6 +362,7 @@ int main(void)
     test_tensor_data(s, dev, buft);
     test_graph(s, dev, buft);
     test_op_structure(s, dev);
+    test_cast_self_source(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     apir_writer_free(&req);
