@@ -30,18 +30,18 @@ field() { printf '%s\n' "$1" | sed -n "s/^$2: //p"; }
 # Three alternating runs each, median speed: these machines are noisy, and alternating keeps
 # a passing disturbance from landing on one side only.
 ntps_all=() atps_all=()
+match=yes
 for _ in 1 2 3; do
   native=$(gen -d none)
   apir=$(GGML_BACKEND_PATH="$BUILD/libggml-apir.so" gen -d APIR0)
   ntps_all+=("$(field "$native" tps)")
   atps_all+=("$(field "$apir" tps)")
+  [ "$(field "$native" tokens)" = "$(field "$apir" tokens)" ] || match=no
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 echo "model: $model ($N tokens, greedy)"
 echo "native text: $(field "$native" text)"
 echo "apir   text: $(field "$apir" text)"
-match=no
-[ "$(field "$native" tokens)" = "$(field "$apir" tokens)" ] && match=yes
 ntps=$(median "${ntps_all[@]}")
 atps=$(median "${atps_all[@]}")
 ratio=$(awk -v a="$atps" -v n="$ntps" 'BEGIN { printf "%.3f", (n > 0 ? a / n : 0) }')
