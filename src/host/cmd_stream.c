@@ -94,6 +94,7 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
     if (st == APIR_OK && !apir_graph_buffers_usable(be, &b, g.n_tensors))
         st = APIR_E_INVALID;
     if (st == APIR_OK) {
+        apir_graph_link_nodes(&b, &g);
         enum ggml_status gs = ggml_backend_graph_compute(be, b.graph);
         apir_write_u32(w, (uint32_t)gs);
     }

@@ -140,10 +140,16 @@ enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire
         apir_tensor_fill(s, t, &g->tensors[i], out->tensors, (int32_t)i);
         out->tensors[i] = t;
     }
-    out->graph = ggml_new_graph_custom(out->ctx, n_nodes, false);
-    for (uint32_t i = 0; i < g->n_nodes; i++)
-        ggml_graph_add_node(out->graph, out->tensors[g->nodes[i]]);
     return APIR_OK;
+}
+
+/* Only compute needs a ggml_cgraph (with its hash set); data commands and op queries use the
+ * rebuilt tensors alone, so they do not pay for one. The arena was sized for it in build. */
+void apir_graph_link_nodes(struct apir_built_graph *b, const struct apir_wire_graph *g)
+{
+    b->graph = ggml_new_graph_custom(b->ctx, g->n_nodes ? g->n_nodes : 1, false);
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        ggml_graph_add_node(b->graph, b->tensors[g->nodes[i]]);
 }
 
 void apir_graph_release(struct apir_built_graph *b)

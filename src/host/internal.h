@@ -74,6 +74,7 @@ enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_rea
 enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct apir_wire_tensor *t);
 enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
                                   struct apir_built_graph *out);
+void apir_graph_link_nodes(struct apir_built_graph *b, const struct apir_wire_graph *g);
 void apir_graph_release(struct apir_built_graph *b);
 
 #endif
