@@ -8,7 +8,7 @@ PIN=de3ff815ea7d559ee917f063901b8986f038abc6
 NPM_PKG=node-llama-cpp@3.22.1
 NPM_SHA512='bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw=='
 TARGETS="ggml ggml-base ggml-cpu ggml-rpc llama test-backend-ops llama-bench llama-cli
- llama-completion llama-server ggml-rpc-server llama-quantize"
+ llama-completion llama-server ggml-rpc-server llama-quantize test-llama-archs"
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -22,7 +22,9 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/ggml-apir"
 src="$cache/$PIN"
 stamp="$src/.apir-built"
 
-if [ -f "$stamp" ]; then
+# The stamp records the target list: a tree built before a target was added gets it built
+# (incrementally) instead of being taken as complete.
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$TARGETS" ]; then
   echo "$src"
   exit 0
 fi
@@ -65,5 +67,5 @@ for t in $TARGETS; do
 done
 # shellcheck disable=SC2086
 cmake --build "$src/build" -j "$(nproc)" --target $avail >&2
-touch "$stamp"
+printf '%s' "$TARGETS" >"$stamp"
 echo "$src"

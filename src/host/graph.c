@@ -40,20 +40,49 @@ static enum apir_status apir_graph_refuse(const struct apir_wire_tensor *t, uint
     return st;
 }
 
+/* Marks the tensors a backend kernel will read or write: every node it computes, and that
+ * node's sources. Backends skip nodes with no elements or a no-op op (ggml's rule for what a
+ * graph_compute runs), so those and tensors only named as view sources touch no bytes. ggml
+ * legally sends such tensors without data here: its scheduler puts a view of a CPU input into
+ * a remote split by position, and shapes with zero rows are ordinary (mamba's rs_s_copy). */
+static void apir_graph_mark_touched(const struct apir_wire_graph *g, bool *touched)
+{
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const struct apir_wire_tensor *t = &g->tensors[g->nodes[i]];
+        if (apir_op_is_noop(t->op) || apir_wire_tensor_is_empty(t))
+            continue;
+        touched[g->nodes[i]] = true;
+        for (unsigned k = 0; k < APIR_MAX_SRC; k++)
+            if (t->src[k] >= 0)
+                touched[t->src[k]] = true;
+    }
+}
+
+/* Data commands need every tensor in a buffer; queries describe ops not yet allocated; compute
+ * needs bytes for exactly the tensors kernels touch. */
 static enum apir_status apir_graph_check(struct apir_session *s, const struct apir_wire_graph *g,
                                          enum apir_graph_use use)
 {
-    bool need_data = use != APIR_GRAPH_QUERY;
-    for (uint32_t i = 0; i < g->n_tensors; i++) {
-        enum apir_status st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
-        if (st != APIR_OK)
-            return apir_graph_refuse(&g->tensors[i], i, st, "validation");
+    bool *touched = NULL;
+    if (use == APIR_GRAPH_COMPUTE) {
+        touched = calloc(g->n_tensors, sizeof *touched);
+        if (!touched)
+            return APIR_E_NOMEM;
+        apir_graph_mark_touched(g, touched);
     }
-    if (use == APIR_GRAPH_DATA)
-        return APIR_OK;
+    enum apir_status st = APIR_OK;
+    for (uint32_t i = 0; i < g->n_tensors && st == APIR_OK; i++) {
+        bool need_data = touched ? touched[i] : use == APIR_GRAPH_DATA;
+        st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
+        if (st != APIR_OK)
+            apir_graph_refuse(&g->tensors[i], i, st, "validation");
+    }
+    free(touched);
+    if (st != APIR_OK || use == APIR_GRAPH_DATA)
+        return st;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const struct apir_wire_tensor *t = &g->tensors[g->nodes[i]];
-        enum apir_status st = apir_check_node(g, t);
+        st = apir_check_node(g, t);
         if (st != APIR_OK)
             return apir_graph_refuse(t, (uint32_t)g->nodes[i], st, "op check");
     }

@@ -72,6 +72,9 @@ enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_rea
                                          struct apir_wire_graph *g, enum apir_graph_use use);
 /* opcheck.c */
 enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct apir_wire_tensor *t);
+/* Ops no backend computes: the node only names memory (ggml's ggml_op_is_empty). */
+bool apir_op_is_noop(uint32_t op);
+bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t);
 enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
                                   struct apir_built_graph *out);
 void apir_graph_link_nodes(struct apir_built_graph *b, const struct apir_wire_graph *g);

@@ -277,6 +277,94 @@ static void test_cast_self_source(struct apir_session *s, uint64_t dev, uint64_t
     CHECK(good == 16);
 }
 
+/* Sends GRAPH_COMPUTE for n tensors with the given node list; returns the status. */
+static int graph_compute(struct apir_session *s, uint64_t stream, const struct apir_wire_tensor *t,
+                         uint32_t n, const int32_t *nodes, uint32_t n_nodes)
+{
+    struct apir_writer *w = msg_begin();
+    apir_write_u64(w, stream);
+    apir_write_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_tensor_encode(w, &t[i]);
+    apir_write_u32(w, n_nodes);
+    for (uint32_t i = 0; i < n_nodes; i++)
+        apir_write_i32(w, nodes[i]);
+    return msg_send(s, APIR_CMD_GRAPH_COMPUTE);
+}
+
+/* ggml's scheduler puts a view node of a CPU input (mamba's rs_s_copy) into the remote split
+ * by position, and graphs carry zero-element tensors (an empty GET_ROWS of rs_s_copy's extra
+ * rows). Neither is touched by any kernel: the host must accept them with no buffer, and still
+ * refuse a bufferless tensor that a computed node reads. */
+static void test_untouched_tensors(struct apir_session *s, uint64_t dev, uint64_t buft)
+{
+    int st;
+    uint64_t buf = buffer_alloc(s, buft, 256, &st);
+    apir_write_u64(msg_begin(), dev);
+    CHECK(msg_send(s, APIR_CMD_STREAM_NEW) == APIR_OK);
+    uint64_t stream = apir_read_u64(&rep);
+    float a[16];
+    for (int i = 0; i < 16; i++)
+        a[i] = (float)i;
+    struct apir_wire_tensor t[6];
+    t[0] = f32_tensor(buf, 0, 16); /* x, in the session's buffer */
+    t[1] = f32_tensor(0, 0, 4);    /* an input living in the guest's CPU buffer */
+    t[2] = f32_tensor(0, 0, 2);    /* a VIEW node of it: a no-op for every backend */
+    t[2].op = GGML_OP_VIEW;
+    t[2].view_src = t[2].src[0] = 1;
+    t[3] = f32_tensor(0, 0, 0); /* zero rows of indices */
+    t[3].type = GGML_TYPE_I32;
+    t[4] = f32_tensor(0, 0, 4); /* GET_ROWS of zero rows: an empty node */
+    t[4].ne[1] = 0;
+    t[4].op = GGML_OP_GET_ROWS;
+    t[4].src[0] = 0;
+    t[4].src[1] = 3;
+    t[0].ne[0] = 4, t[0].ne[1] = 4, t[0].nb[1] = 16; /* x as 4 rows for GET_ROWS */
+    t[4].flags = t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    t[5] = f32_tensor(buf, 128, 16); /* y = x + x, really computed */
+    t[5].ne[0] = 4, t[5].ne[1] = 4, t[5].nb[1] = 16;
+    t[5].op = GGML_OP_ADD;
+    t[5].src[0] = t[5].src[1] = 0;
+    t[5].flags = GGML_TENSOR_FLAG_COMPUTE;
+    CHECK(tensor_set(s, &t[0], a, sizeof a) == APIR_OK);
+    const int32_t nodes[] = {2, 4, 5};
+    CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_OK && apir_read_u32(&rep) == 0);
+    struct apir_wire_tensor y = t[5];
+    y.op = GGML_OP_NONE;
+    y.src[0] = y.src[1] = -1;
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, 1);
+    apir_wire_tensor_encode(w, &y);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, 0);
+    apir_write_u64(w, 0);
+    apir_write_u64(w, sizeof a);
+    CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
+    size_t n;
+    const float *p = apir_read_blob(&rep, sizeof a, &n);
+    int good = 0;
+    for (int i = 0; p && n == sizeof a && i < 16; i++)
+        good += p[i] == 2.0f * a[i];
+    CHECK(good == 16);
+    /* A computed node reading the bufferless view: it has no bytes in this session. */
+    t[5].src[1] = 2;
+    t[5].ne[0] = 2, t[5].ne[1] = 1, t[5].nb[1] = 8;
+    t[5].src[0] = 2;
+    CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_E_INVALID);
+    t[5] = f32_tensor(0, 0, 16); /* a computed node with nowhere to write */
+    t[5].op = GGML_OP_ADD;
+    t[5].src[0] = t[5].src[1] = 0;
+    t[5].ne[0] = 4, t[5].ne[1] = 4, t[5].nb[1] = 16;
+    CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_E_INVALID);
+    t[5].buffer = buf, t[5].offset = 128;
+    t[2].offset = 64; /* no buffer with an offset is a pointer in disguise */
+    CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_E_INVALID);
+    t[2].offset = 0;
+    CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_OK);
+    apir_write_u64(msg_begin(), stream);
+    CHECK(msg_send(s, APIR_CMD_STREAM_FREE) == APIR_OK);
+}
+
 /* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
 static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
                        uint32_t n)
@@ -363,6 +451,7 @@ int main(void)
     test_graph(s, dev, buft);
     test_op_structure(s, dev);
     test_cast_self_source(s, dev, buft);
+    test_untouched_tensors(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     apir_writer_free(&req);
