@@ -35,6 +35,22 @@ const char *apir_host_device_name(const struct apir_host *host, size_t i);
 struct apir_session *apir_session_create(struct apir_host *host);
 void apir_session_destroy(struct apir_session *s);
 
+/* Shared regions (APIR_FEAT_REGIONS): memory the guest maps too. The library never sees how
+ * the memory arrives; the transport maps it when a REGION_ATTACH request names it, through
+ * these callbacks (apir-hostd: the sealed memfd passed with the request; virglrenderer: the
+ * blob resource of that id). Without them a session does not offer the feature.
+ *
+ * map: return a mapping of at least `size` bytes for region `id`, or NULL. The guest may write
+ * it at any moment: the library copies out whatever it validates.
+ * unmap: release what map returned (session end or REGION_DETACH). */
+struct apir_region_ops {
+    void *(*map)(void *user, uint32_t id, uint64_t size);
+    void (*unmap)(void *user, uint32_t id, void *ptr, uint64_t size);
+    void *user;
+};
+/* Before the guest's HELLO. ops is copied. */
+void apir_session_set_region_ops(struct apir_session *s, const struct apir_region_ops *ops);
+
 /* Executes one request message (16-byte header + payload). Always produces a reply message in
  * *reply / *reply_len (owned by the session, valid until the next call). Returns the reply's
  * status. A request whose header is not even a request header yields APIR_E_DECODE with

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define APIR_PROTO_MAJOR 1
-#define APIR_PROTO_MINOR 0
+#define APIR_PROTO_MINOR 1
 
 #define APIR_MAGIC_REQ 0x51524941u /* "AIRQ" */
 #define APIR_MAGIC_REP 0x50524941u /* "AIRP" */
@@ -19,8 +19,12 @@
 /* Feature bits exchanged in HELLO; the session uses the intersection. */
 enum apir_feature {
     APIR_FEAT_NONE = 0,
+    /* Shared regions (minor 1): memory both sides map, attached by the transport (a sealed
+     * memfd over the socket, a blob resource over virtio-gpu). Buffers of devices that can
+     * wrap host memory live in them, and the guest reads and writes tensor data directly. */
+    APIR_FEAT_REGIONS = 1u << 0,
 };
-#define APIR_FEATURES_SUPPORTED 0u
+#define APIR_FEATURES_SUPPORTED ((uint64_t)APIR_FEAT_REGIONS)
 
 /* Caps that keep one hostile message from costing the host unbounded memory or time. */
 #define APIR_MAX_PAYLOAD (80u << 20)    /* a chunk of tensor data plus its tensor header */
@@ -28,6 +32,7 @@ enum apir_feature {
 #define APIR_MAX_GRAPH_TENSORS 65536u
 #define APIR_MAX_GRAPH_NODES 32768u
 #define APIR_MAX_DEVICES 16u
+#define APIR_MAX_REGIONS 4096u
 #define APIR_MAX_NAME 64u
 #define APIR_MAX_SRC 10u
 #define APIR_OP_PARAMS_BYTES 64u
@@ -59,7 +64,12 @@ enum apir_feature {
     X(17, STREAM_FREE, stream_free, "u64 stream", "")                                              \
     X(18, STREAM_SET_THREADS, stream_set_threads, "u64 stream, u32 n_threads", "")                 \
     X(19, GRAPH_COMPUTE, graph_compute, "u64 stream, graph", "u32 ggml_status")                    \
-    X(20, STREAM_SYNC, stream_sync, "u64 stream", "")
+    X(20, STREAM_SYNC, stream_sync, "u64 stream", "")                                              \
+    X(21, REGION_ATTACH, region_attach, "u32 region, u64 size (+ the memory, from the transport)", \
+      "")                                                                                          \
+    X(22, REGION_DETACH, region_detach, "u32 region", "")                                          \
+    X(23, BUFFER_FROM_REGION, buffer_from_region, "u64 dev, u32 region, u64 offset, u64 size",     \
+      "u64 buffer, u64 size, u32 buffer_flags")
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,

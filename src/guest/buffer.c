@@ -1,8 +1,13 @@
 /* ggml buffer interface over a host buffer handle.
  *
- * The guest invents the buffer's base address: an inaccessible reserved range, so ggml-alloc
- * can place tensors at base + offset, any accidental dereference faults loudly, and no host
- * address ever reaches the guest. On the wire a tensor's data is (handle, data - base). */
+ * Two kinds of buffer. Shared: where the host device can wrap host memory (CPU, unified
+ * memory), the buffer lives in a region both sides map, its base is the guest's mapping, and
+ * set/get/memset/copy are local memory operations with no round trip. They are ordered against
+ * compute because every compute call returns only when the host has finished (no call is in
+ * flight while ggml touches tensor data). Otherwise the guest invents the buffer's base
+ * address: an inaccessible reserved range, so ggml-alloc can place tensors at base + offset,
+ * any accidental dereference faults loudly, and data moves in messages. Either way no host
+ * address reaches the guest: on the wire a tensor's data is (handle, data - base). */
 #include "guest.h"
 
 #include <stdlib.h>
@@ -32,7 +37,10 @@ static void apir_buf_free(ggml_backend_buffer_t buffer)
     struct apir_call c;
     apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_FREE), b->handle);
     apir_call_simple_end(&c);
-    munmap(b->base, b->size);
+    if (b->shared)
+        apir_region_release(b->dev->conn, &b->shm, true);
+    else
+        munmap(b->base, b->size);
     free(b);
 }
 
@@ -55,6 +63,10 @@ static enum ggml_status apir_buf_init_tensor(ggml_backend_buffer_t buffer, struc
 static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
                                    uint8_t value, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->shared) {
+        memset((uint8_t *)t->data + offset, value, size);
+        return;
+    }
     struct apir_call c;
     struct apir_writer *w =
         apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET);
@@ -69,6 +81,10 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
 static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
                                 const void *data, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->shared) {
+        memcpy((uint8_t *)t->data + offset, data, size);
+        return;
+    }
     const uint8_t *p = data;
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
@@ -89,6 +105,10 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
 static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *t,
                                 void *data, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->shared) {
+        memcpy(data, (const uint8_t *)t->data + offset, size);
+        return;
+    }
     uint8_t *p = data;
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
@@ -122,6 +142,10 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
     struct apir_buffer *b = apir_buf(buffer);
     if (!apir_buffer_is_apir(src->buffer) || apir_buf(src->buffer)->dev->conn != b->dev->conn)
         return false;
+    if (b->shared && apir_buf(src->buffer)->shared) {
+        memcpy(dst->data, src->data, ggml_nbytes(src));
+        return true;
+    }
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_COPY);
     apir_write_u32(w, 2);
@@ -138,6 +162,10 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
 static void apir_buf_clear(ggml_backend_buffer_t buffer, uint8_t value)
 {
     struct apir_buffer *b = apir_buf(buffer);
+    if (b->shared) {
+        memset(b->base, value, b->size);
+        return;
+    }
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_CLEAR);
     apir_write_u64(w, b->handle);
@@ -167,31 +195,82 @@ static const struct ggml_backend_buffer_i apir_buffer_iface = {
     .reset = apir_buf_reset,
 };
 
-ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
+/* BUFFER_ALLOC / BUFFER_FROM_REGION reply: handle, size, flags. */
+static bool apir_buffer_read_reply(struct apir_call *c, size_t size, uint64_t *handle,
+                                   uint64_t *got, uint32_t *flags)
+{
+    int st = apir_call_end(c);
+    *handle = apir_read_u64(&c->r);
+    *got = apir_read_u64(&c->r);
+    *flags = apir_read_u32(&c->r);
+    bool ok = st == APIR_OK && apir_reader_done(&c->r) && *handle && *got >= size;
+    apir_call_done(c);
+    return ok;
+}
+
+static void apir_buffer_free_remote(struct apir_device *d, uint64_t handle)
+{
+    struct apir_call c;
+    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
+    apir_call_simple_end(&c);
+}
+
+/* A buffer inside a fresh shared region. false (nothing left behind) when the transport or
+ * the host cannot: the caller then falls back to a message-path buffer. */
+static bool apir_buffer_alloc_shared(struct apir_device *d, size_t size, struct apir_buffer *b)
+{
+    if (!apir_region_new(d->conn, size, &b->shm))
+        return false;
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FROM_REGION);
+    apir_write_u64(w, d->dev_h);
+    apir_write_u32(w, b->shm.id);
+    apir_write_u64(w, 0);
+    apir_write_u64(w, size);
+    uint64_t got;
+    if (!apir_buffer_read_reply(&c, size, &b->handle, &got, &b->flags)) {
+        apir_region_release(d->conn, &b->shm, true);
+        return false;
+    }
+    b->dev = d;
+    b->base = b->shm.ptr;
+    b->size = size;
+    b->shared = true;
+    return true;
+}
+
+static bool apir_buffer_alloc_remote(struct apir_device *d, size_t size, struct apir_buffer *b)
 {
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_ALLOC);
     apir_write_u64(w, d->buft_h);
-    apir_write_u64(w, size ? size : 1);
-    int st = apir_call_end(&c);
-    uint64_t handle = apir_read_u64(&c.r);
-    uint64_t got = apir_read_u64(&c.r);
-    uint32_t flags = apir_read_u32(&c.r);
-    bool ok = st == APIR_OK && apir_reader_done(&c.r) && handle && got >= size;
-    apir_call_done(&c);
-    if (!ok)
-        return NULL;
+    apir_write_u64(w, size);
+    uint64_t got;
+    if (!apir_buffer_read_reply(&c, size, &b->handle, &got, &b->flags))
+        return false;
+    void *base = mmap(NULL, got, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        apir_buffer_free_remote(d, b->handle);
+        return false;
+    }
+    b->dev = d;
+    b->base = base;
+    b->size = (size_t)got;
+    return true;
+}
+
+ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
+{
     struct apir_buffer *b = calloc(1, sizeof *b);
-    void *base =
-        mmap(NULL, got ? got : 1, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (!b || base == MAP_FAILED) {
+    if (!b)
+        return NULL;
+    if (size == 0)
+        size = 1;
+    bool shareable = apir_conn_has_regions(d->conn) && (d->caps & APIR_DEV_CAP_FROM_HOST_PTR);
+    if (!(shareable && apir_buffer_alloc_shared(d, size, b)) &&
+        !apir_buffer_alloc_remote(d, size, b)) {
         free(b);
-        if (base != MAP_FAILED)
-            munmap(base, got ? got : 1);
-        apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
-        apir_call_simple_end(&c);
         return NULL;
     }
-    *b = (struct apir_buffer){d, handle, base, (size_t)(got ? got : 1), flags};
-    return ggml_backend_buffer_init(&d->buft, apir_buffer_iface, b, (size_t)got);
+    return ggml_backend_buffer_init(&d->buft, apir_buffer_iface, b, b->size);
 }

@@ -28,6 +28,7 @@ struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn,
     c->cmd = cmd;
     c->w = &conn->req;
     c->status = APIR_OK;
+    c->attach = NULL;
     apir_reader_init(&c->r, NULL, 0);
     apir_writer_reset(c->w);
     apir_write_reserve(c->w, APIR_HDR_SIZE); /* filled in by end, once the length is known */
@@ -46,7 +47,7 @@ int apir_call_end(struct apir_call *c)
     apir_req_hdr_encode(c->w->buf, &hdr);
     struct apir_rep_hdr rh;
     apir_writer_reset(&conn->rep);
-    if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, &rh, &conn->rep) ||
+    if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, c->attach, &rh, &conn->rep) ||
         rh.seq != hdr.seq) {
         conn->broken = true;
         if (c->cmd != APIR_CMD_HELLO) /* a failed handshake is reported by the registry */
@@ -79,17 +80,34 @@ void apir_call_done(struct apir_call *c)
     pthread_mutex_unlock(&c->conn->lock);
 }
 
+/* What this guest asks for: shared regions when the transport can make them, unless
+ * APIR_REGIONS=0 forces every byte through messages (the fallback path, and a baseline). */
+static uint64_t apir_conn_wanted_features(const struct apir_conn *conn)
+{
+    uint64_t f = APIR_FEATURES_SUPPORTED;
+    const char *e = getenv("APIR_REGIONS");
+    if (!conn->tp->ops->region_create || (e && strcmp(e, "0") == 0))
+        f &= ~(uint64_t)APIR_FEAT_REGIONS;
+    return f;
+}
+
+bool apir_conn_has_regions(const struct apir_conn *conn)
+{
+    return (conn->features & APIR_FEAT_REGIONS) != 0;
+}
+
 static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *why, size_t len)
 {
+    uint64_t wanted = apir_conn_wanted_features(conn);
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_HELLO);
     apir_write_u32(w, APIR_PROTO_MAJOR);
     apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEATURES_SUPPORTED);
+    apir_write_u64(w, wanted);
     int st = apir_call_end(&c);
     uint32_t major = apir_read_u32(&c.r);
     uint32_t minor = apir_read_u32(&c.r);
-    conn->features = apir_read_u64(&c.r) & APIR_FEATURES_SUPPORTED;
+    conn->features = apir_read_u64(&c.r) & wanted;
     *n_devices = apir_read_u32(&c.r);
     bool ok = st == APIR_OK && apir_reader_done(&c.r) && major == APIR_PROTO_MAJOR;
     apir_call_done(&c);

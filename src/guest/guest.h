@@ -36,6 +36,7 @@ struct apir_call {
     struct apir_reader r;
     uint32_t cmd;
     int status;
+    const struct apir_shm_region *attach; /* set between begin and end: REGION_ATTACH */
 };
 
 struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn, uint32_t cmd);
@@ -47,6 +48,13 @@ int apir_call_simple_end(struct apir_call *c);
 struct apir_conn *apir_conn_open(char *why, size_t whylen);
 void apir_conn_close(struct apir_conn *conn);
 void apir_conn_print_stats(const struct apir_conn *conn);
+/* The session may place buffers in shared regions (negotiated at HELLO). */
+bool apir_conn_has_regions(const struct apir_conn *conn);
+
+/* region.c: a region created by the transport and attached to the host session (false:
+ * nothing left behind); release detaches it (when attached) and unmaps it. */
+bool apir_region_new(struct apir_conn *conn, size_t size, struct apir_shm_region *r);
+void apir_region_release(struct apir_conn *conn, struct apir_shm_region *r, bool attached);
 
 /* Small cache from an op's wire encoding to the host's answer: supports_op is asked for every
  * node of every scheduled graph, and the answer only depends on the encoding. */
@@ -85,9 +93,13 @@ struct apir_device {
 struct apir_buffer {
     struct apir_device *dev;
     uint64_t handle;
-    uint8_t *base; /* reserved, inaccessible address range: never dereferenced */
+    /* Shared buffers: the guest's mapping of the region the host buffer lives in, read and
+     * written directly. Others: a reserved, inaccessible range, never dereferenced. */
+    uint8_t *base;
     size_t size;
     uint32_t flags;
+    bool shared;
+    struct apir_shm_region shm;
 };
 
 /* encode.c: ggml tensors to wire form. A tensor table maps each ggml tensor once. */

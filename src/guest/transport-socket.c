@@ -1,12 +1,15 @@
-/* Transport v1: a unix stream socket to apir-hostd, request/response, data inline. */
+/* The socket transport: a unix stream socket to apir-hostd, request/response; shared regions
+ * are sealed memfds passed with SCM_RIGHTS. */
 #include "transport.h"
 
 #include "../proto/fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -16,14 +19,17 @@
 struct apir_socket_transport {
     struct apir_transport base;
     int fd;
+    uint32_t next_region;
 };
 
 static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_t len,
-                                struct apir_rep_hdr *hdr, struct apir_writer *reply)
+                                const struct apir_shm_region *attach, struct apir_rep_hdr *hdr,
+                                struct apir_writer *reply)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
     uint8_t hb[APIR_HDR_SIZE];
-    if (!apir_fd_write_all(st->fd, msg, len) || !apir_fd_read_all(st->fd, hb, sizeof hb))
+    if (!apir_fd_write_with_fd(st->fd, msg, len, attach ? attach->fd : -1) ||
+        !apir_fd_read_all(st->fd, hb, sizeof hb))
         return false;
     if (!apir_rep_hdr_decode(hb, hdr))
         return false;
@@ -39,6 +45,43 @@ static void apir_sock_set_timeout(struct apir_transport *t, int ms)
     setsockopt(st->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+/* A sealed memfd: the host maps it knowing it can never shrink under its mapping (a shrunk
+ * file would fault the host on access), and refuses one without the seal. */
+static bool apir_sock_region_create(struct apir_transport *t, size_t size,
+                                    struct apir_shm_region *out)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t ps = page > 0 ? (size_t)page : 4096;
+    if (size == 0 || size > SIZE_MAX - ps)
+        return false;
+    size = (size + ps - 1) / ps * ps;
+    int fd = memfd_create("ggml-apir", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return false;
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0 &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        close(fd);
+        return false;
+    }
+    *out = (struct apir_shm_region){++st->next_region, p, size, fd};
+    return true;
+}
+
+static void apir_sock_region_destroy(struct apir_transport *t, struct apir_shm_region *r)
+{
+    (void)t;
+    if (r->ptr)
+        munmap(r->ptr, r->size);
+    if (r->fd >= 0)
+        close(r->fd);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+}
+
 static void apir_sock_destroy(struct apir_transport *t)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
@@ -48,6 +91,8 @@ static void apir_sock_destroy(struct apir_transport *t)
 
 static const struct apir_transport_ops apir_socket_ops = {
     .roundtrip = apir_sock_roundtrip,
+    .region_create = apir_sock_region_create,
+    .region_destroy = apir_sock_region_destroy,
     .set_timeout = apir_sock_set_timeout,
     .destroy = apir_sock_destroy,
 };

@@ -8,12 +8,28 @@
 
 struct apir_transport;
 
+/* Shared memory as the guest holds it: the transport creates it, maps it here, and hands the
+ * host its own way to it (the memfd over the socket, the blob resource over virtio-gpu) when a
+ * request attaches it. id is what REGION_ATTACH names. */
+struct apir_shm_region {
+    uint32_t id;
+    void *ptr;
+    size_t size;
+    int fd; /* socket transport: the memfd; -1 when none */
+};
+
 struct apir_transport_ops {
     /* Sends msg (header + payload) and reads one reply: its header into *hdr and its payload
-     * into reply (appended). Returns false on any transport failure; the caller then treats
+     * into reply (appended). attach (optional, NULL): a region whose memory goes with this
+     * message (REGION_ATTACH). Returns false on any transport failure; the caller then treats
      * the connection as gone. */
     bool (*roundtrip)(struct apir_transport *t, const void *msg, size_t len,
-                      struct apir_rep_hdr *hdr, struct apir_writer *reply);
+                      const struct apir_shm_region *attach, struct apir_rep_hdr *hdr,
+                      struct apir_writer *reply);
+    /* (optional) Creates and maps a region of at least size bytes. NULL: no shared memory,
+     * every byte goes through messages. */
+    bool (*region_create)(struct apir_transport *t, size_t size, struct apir_shm_region *out);
+    void (*region_destroy)(struct apir_transport *t, struct apir_shm_region *r);
     /* Bounds how long one roundtrip may wait for the host (0: forever). */
     void (*set_timeout)(struct apir_transport *t, int ms);
     void (*destroy)(struct apir_transport *t);

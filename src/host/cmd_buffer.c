@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t apir_buffer_flags(ggml_backend_buffer_t buf)
+uint32_t apir_buffer_flags(ggml_backend_buffer_t buf)
 {
     return buf->iface.init_tensor ? APIR_BUF_HAS_INIT_TENSOR : 0;
 }
@@ -59,10 +59,18 @@ enum apir_status apir_cmd_buffer_free(struct apir_session *s, struct apir_reader
     struct apir_host_buffer *hb = apir_handles_remove(&s->handles, h, APIR_OBJ_BUFFER);
     if (!hb)
         return APIR_E_HANDLE;
-    s->bytes_used -= hb->size;
+    apir_host_buffer_destroy(s, hb);
+    return APIR_OK;
+}
+
+void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb)
+{
+    if (hb->region)
+        hb->region->users--; /* the region's bytes stay charged until it is detached */
+    else
+        s->bytes_used -= hb->size;
     ggml_backend_buffer_free(hb->buf);
     free(hb);
-    return APIR_OK;
 }
 
 enum apir_status apir_cmd_buffer_clear(struct apir_session *s, struct apir_reader *r,

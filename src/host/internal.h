@@ -21,10 +21,19 @@ struct apir_host {
     uint32_t max_session_objects;
 };
 
+/* A shared region attached to the session (region.c). */
+struct apir_region {
+    uint32_t id;
+    uint8_t *ptr;
+    uint64_t size;
+    uint32_t users; /* buffers living in it: it cannot be detached under them */
+};
+
 struct apir_host_buffer {
     ggml_backend_buffer_t buf;
     uint8_t *base;
     size_t size;
+    struct apir_region *region; /* NULL: memory of the host's own allocator */
 };
 
 struct apir_session {
@@ -36,6 +45,9 @@ struct apir_session {
     uint64_t features;
     uint64_t bytes_used;
     struct apir_writer reply;
+    struct apir_region_ops region_ops; /* map == NULL: no shared regions */
+    struct apir_region **regions;
+    uint32_t n_regions;
     /* Arena for rebuilt graphs: reused across computes so a token costs no malloc. */
     void *arena;
     size_t arena_size;
@@ -49,6 +61,14 @@ typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_read
                                      struct apir_writer *w);
 APIR_COMMANDS(APIR_X_DECL)
 #undef APIR_X_DECL
+
+/* region.c */
+struct apir_region *apir_region_find(struct apir_session *s, uint32_t id);
+void apir_regions_release(struct apir_session *s);
+/* Frees a host buffer object and its ggml buffer, and drops its hold on a region. */
+void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb);
+/* cmd_buffer.c: APIR_BUF_* flags the guest needs for a host buffer. */
+uint32_t apir_buffer_flags(ggml_backend_buffer_t buf);
 
 /* validate.c */
 enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,

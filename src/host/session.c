@@ -57,10 +57,9 @@ void apir_session_destroy(struct apir_session *s)
         ggml_backend_free(be);
     pos = 0;
     struct apir_host_buffer *hb;
-    while ((hb = apir_handles_next(&s->handles, APIR_OBJ_BUFFER, &pos))) {
-        ggml_backend_buffer_free(hb->buf);
-        free(hb);
-    }
+    while ((hb = apir_handles_next(&s->handles, APIR_OBJ_BUFFER, &pos)))
+        apir_host_buffer_destroy(s, hb);
+    apir_regions_release(s); /* after the buffers that lived in them */
     apir_handles_fini(&s->handles);
     apir_writer_free(&s->reply);
     free(s->arena);
@@ -137,6 +136,8 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
     if (major != APIR_PROTO_MAJOR)
         return APIR_E_VERSION;
     s->features = features & APIR_FEATURES_SUPPORTED;
+    if (!s->region_ops.map) /* this transport cannot bring shared memory */
+        s->features &= ~(uint64_t)APIR_FEAT_REGIONS;
     s->hello_done = true;
     apir_write_u32(w, APIR_PROTO_MAJOR);
     apir_write_u32(w, APIR_PROTO_MINOR);

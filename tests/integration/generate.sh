@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# 32-token greedy generation through APIR and natively must give identical token ids.
+# 32-token greedy generation through APIR and natively must give identical token ids, over
+# both data paths: shared regions (the default: tensor data written in place, no data
+# messages) and messages (APIR_REGIONS=0, the fallback for hosts that cannot share memory).
 . "$(dirname "$0")/lib.sh"
 
 model="$APIR_TMP/model-q8.gguf"
@@ -8,14 +10,26 @@ apir_start_hostd --device CPU
 
 gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 32 -t 2 "$@"; }
 native=$(gen -d none 2>"$APIR_TMP/native.err") || { cat "$APIR_TMP/native.err"; exit 1; }
-apir=$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$APIR_TMP/apir.err") || {
-  cat "$APIR_TMP/apir.err"; exit 1; }
 nt=$(echo "$native" | sed -n 's/^tokens: //p')
-at=$(echo "$apir" | sed -n 's/^tokens: //p')
 echo "native: $nt"
-echo "apir:   $at"
 [ "$(echo "$nt" | wc -w)" = 32 ] || { echo "FAIL: expected 32 tokens natively"; exit 1; }
-# The model really ran remotely: the guest loaded and the session did work on the host.
-grep -q 'APIR0' "$APIR_TMP/apir.err" || { echo "FAIL: APIR0 not used"; tail -20 "$APIR_TMP/apir.err"; exit 1; }
-[ "$nt" = "$at" ] || { echo "FAIL: token ids differ"; exit 1; }
-echo "generate: 1 passed, 0 failed"
+passed=0
+for regions in 1 0; do
+  err="$APIR_TMP/apir-$regions.err"
+  apir=$(APIR_REGIONS=$regions APIR_STATS=1 GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || {
+    cat "$err"; exit 1; }
+  at=$(echo "$apir" | sed -n 's/^tokens: //p')
+  echo "apir (regions=$regions): $at"
+  # The model really ran remotely: compute went to the host.
+  grep -q 'stats: GRAPH_COMPUTE' "$err" || { echo "FAIL: no remote compute"; tail -20 "$err"; exit 1; }
+  [ "$nt" = "$at" ] || { echo "FAIL: token ids differ (regions=$regions)"; exit 1; }
+  sets=$(grep -c 'stats: TENSOR_SET\|stats: TENSOR_GET' "$err" || true)
+  if [ "$regions" = 1 ]; then
+    grep -q 'stats: BUFFER_FROM_REGION' "$err" || { echo "FAIL: no shared buffer"; exit 1; }
+    [ "$sets" = 0 ] || { echo "FAIL: tensor data went through messages with shared buffers"; exit 1; }
+  else
+    [ "$sets" = 2 ] || { echo "FAIL: the message path moved no data"; exit 1; }
+  fi
+  passed=$((passed + 1))
+done
+echo "generate: $passed passed, 0 failed"

@@ -7,6 +7,7 @@
 #include "proto/wire.h"
 
 #include <ggml.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct apir_writer req;
@@ -365,6 +366,74 @@ static void test_untouched_tensors(struct apir_session *s, uint64_t dev, uint64_
     CHECK(msg_send(s, APIR_CMD_STREAM_FREE) == APIR_OK);
 }
 
+/* The loopback transport's regions (in-process, so plain heap memory stands in for what a
+ * socket or virtio-gpu transport maps): map succeeds only for ids below 100, counts live
+ * mappings. Drives the library's region code through its real callback ABI. */
+static int loopback_regions_live;
+static void *loopback_region_map(void *user, uint32_t id, uint64_t size)
+{
+    (void)user;
+    void *p = id < 100 ? aligned_alloc(4096, (size_t)(size + 4095) / 4096 * 4096) : NULL;
+    loopback_regions_live += p != NULL;
+    return p;
+}
+static void loopback_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
+{
+    (void)user, (void)id, (void)size;
+    loopback_regions_live--;
+    free(ptr);
+}
+
+static int region_cmd(struct apir_session *s, uint16_t cmd, uint32_t id, uint64_t size)
+{
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, id);
+    if (cmd == APIR_CMD_REGION_ATTACH)
+        apir_write_u64(w, size);
+    return msg_send(s, cmd);
+}
+
+/* Regions are offered only by a transport that can map them, count against the byte quota,
+ * and go away with the session. */
+static void test_regions(struct apir_host *host)
+{
+    struct apir_session *s = apir_session_create(host);
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, APIR_FEAT_REGIONS);
+    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    apir_read_u32(&rep), apir_read_u32(&rep);
+    CHECK((apir_read_u64(&rep) & APIR_FEAT_REGIONS) == 0); /* no region ops: not offered */
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 4096) == APIR_E_UNSUPPORTED);
+    apir_session_destroy(s);
+
+    s = apir_session_create(host);
+    struct apir_region_ops ops = {loopback_region_map, loopback_region_unmap, NULL};
+    apir_session_set_region_ops(s, &ops);
+    w = msg_begin();
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, APIR_FEAT_REGIONS);
+    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    apir_read_u32(&rep), apir_read_u32(&rep);
+    CHECK(apir_read_u64(&rep) & APIR_FEAT_REGIONS);
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 2u << 20) == APIR_E_QUOTA); /* 1 MiB quota */
+    CHECK(loopback_regions_live == 0); /* refused before anything was mapped */
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 100, 4096) == APIR_E_INVALID); /* map failed */
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 768u << 10) == APIR_OK);
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 2, 512u << 10) == APIR_E_QUOTA);
+    uint64_t buft;
+    dev_info(s, &buft);
+    int st;
+    CHECK(buffer_alloc(s, buft, 512u << 10, &st) == 0 && st == APIR_E_QUOTA); /* shared quota */
+    CHECK(region_cmd(s, APIR_CMD_REGION_DETACH, 1, 0) == APIR_OK);
+    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 2, 512u << 10) == APIR_OK);
+    CHECK(loopback_regions_live == 1);
+    apir_session_destroy(s);
+    CHECK(loopback_regions_live == 0);
+}
+
 /* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
 static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
                        uint32_t n)
@@ -454,6 +523,7 @@ int main(void)
     test_untouched_tensors(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
+    test_regions(host);
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");
