@@ -23,8 +23,11 @@ enum apir_feature {
      * memfd over the socket, a blob resource over virtio-gpu). Buffers of devices that can
      * wrap host memory live in them, and the guest reads and writes tensor data directly. */
     APIR_FEAT_REGIONS = 1u << 0,
+    /* Graph cache (minor 1): each stream keeps its last graph, decoded, validated and rebuilt;
+     * GRAPH_RECOMPUTE runs it again with a message of a few bytes. */
+    APIR_FEAT_GRAPH_CACHE = 1u << 1,
 };
-#define APIR_FEATURES_SUPPORTED ((uint64_t)APIR_FEAT_REGIONS)
+#define APIR_FEATURES_SUPPORTED ((uint64_t)(APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE))
 
 /* Caps that keep one hostile message from costing the host unbounded memory or time. */
 #define APIR_MAX_PAYLOAD (80u << 20)    /* a chunk of tensor data plus its tensor header */
@@ -69,7 +72,8 @@ enum apir_feature {
       "")                                                                                          \
     X(22, REGION_DETACH, region_detach, "u32 region", "")                                          \
     X(23, BUFFER_FROM_REGION, buffer_from_region, "u64 dev, u32 region, u64 offset, u64 size",     \
-      "u64 buffer, u64 size, u32 buffer_flags")
+      "u64 buffer, u64 size, u32 buffer_flags")                                                    \
+    X(24, GRAPH_RECOMPUTE, graph_recompute, "u64 stream", "u32 ggml_status")
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,
@@ -82,16 +86,17 @@ enum apir_cmd {
  * ggml error statuses instead of aborting. */
 enum apir_status {
     APIR_OK = 0,
-    APIR_E_DECODE = 1,      /* payload short, oversized or with trailing bytes */
-    APIR_E_UNKNOWN_CMD = 2, /* command id not in the table */
-    APIR_E_HANDLE = 3,      /* stale, foreign or wrong-type handle */
-    APIR_E_INVALID = 4,     /* well-formed but rejected by validation */
-    APIR_E_QUOTA = 5,       /* per-session memory or object quota exceeded */
-    APIR_E_NOMEM = 6,       /* the host could not allocate */
-    APIR_E_BACKEND = 7,     /* the host's ggml backend failed */
-    APIR_E_VERSION = 8,     /* protocol major mismatch, or no HELLO yet */
-    APIR_E_TRANSPORT = 9,   /* guest side: the host is unreachable or misbehaved */
-    APIR_E_UNSUPPORTED = 10 /* valid, but this host cannot do it */
+    APIR_E_DECODE = 1,       /* payload short, oversized or with trailing bytes */
+    APIR_E_UNKNOWN_CMD = 2,  /* command id not in the table */
+    APIR_E_HANDLE = 3,       /* stale, foreign or wrong-type handle */
+    APIR_E_INVALID = 4,      /* well-formed but rejected by validation */
+    APIR_E_QUOTA = 5,        /* per-session memory or object quota exceeded */
+    APIR_E_NOMEM = 6,        /* the host could not allocate */
+    APIR_E_BACKEND = 7,      /* the host's ggml backend failed */
+    APIR_E_VERSION = 8,      /* protocol major mismatch, or no HELLO yet */
+    APIR_E_TRANSPORT = 9,    /* guest side: the host is unreachable or misbehaved */
+    APIR_E_UNSUPPORTED = 10, /* valid, but this host cannot do it */
+    APIR_E_STALE = 11        /* GRAPH_RECOMPUTE: no cached graph, or a buffer it names is gone */
 };
 
 const char *apir_status_str(int status);

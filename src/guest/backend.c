@@ -9,6 +9,10 @@ struct apir_stream {
     uint64_t handle;
     int n_threads; /* last value sent: llama.cpp sets it before every decode */
     struct apir_tensor_map map;
+    /* The encoding of the last graph the host accepted on this stream, and the connection's
+     * buffer epoch then: the same bytes under the same epoch are the host's cached graph. */
+    struct apir_writer last;
+    uint64_t last_epoch;
 };
 
 static const char *apir_be_get_name(ggml_backend_t backend)
@@ -23,28 +27,65 @@ static void apir_be_free(ggml_backend_t backend)
     apir_write_u64(apir_call_begin(&c, s->dev->conn, APIR_CMD_STREAM_FREE), s->handle);
     apir_call_simple_end(&c);
     apir_tensor_map_free(&s->map);
+    apir_writer_free(&s->last);
     free(s);
     free(backend);
 }
 
+/* Reads GRAPH_COMPUTE / GRAPH_RECOMPUTE's reply and ends the call. */
+static int apir_be_compute_reply(struct apir_call *c, enum ggml_status *gs)
+{
+    int st = apir_call_end(c);
+    *gs = GGML_STATUS_FAILED;
+    if (st == APIR_OK) {
+        int32_t v = apir_read_i32(&c->r);
+        if (apir_reader_done(&c->r))
+            *gs = (enum ggml_status)v;
+    }
+    apir_call_done(c);
+    return st;
+}
+
+/* The graph is encoded every time (cheap next to a round trip) and compared with the last one
+ * the host accepted: identical bytes mean an identical graph, so an unchanged graph goes as
+ * GRAPH_RECOMPUTE of a few bytes and a changed one can never be served from the cache. */
 static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggml_cgraph *cgraph)
 {
     struct apir_stream *s = backend->context;
+    struct apir_conn *conn = s->dev->conn;
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, s->dev->conn, APIR_CMD_GRAPH_COMPUTE);
+    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
     apir_write_u64(w, s->handle);
+    size_t at = w->len;
     if (!apir_encode_graph(w, &s->map, cgraph)) {
         apir_call_done(&c);
         apir_log("graph of %d nodes could not be encoded", ggml_graph_n_nodes(cgraph));
         return GGML_STATUS_FAILED;
     }
-    enum ggml_status gs = GGML_STATUS_FAILED;
-    if (apir_call_end(&c) == APIR_OK) {
-        int32_t v = apir_read_i32(&c.r);
-        if (apir_reader_done(&c.r))
-            gs = (enum ggml_status)v;
+    const uint8_t *graph = w->buf + at;
+    size_t len = w->len - at;
+    bool cached = (conn->features & APIR_FEAT_GRAPH_CACHE) && s->last.len == len &&
+                  s->last_epoch == conn->buffer_epoch && memcmp(s->last.buf, graph, len) == 0;
+    if (cached) {
+        c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
+        w->len = at;
+    } else {
+        apir_writer_reset(&s->last);
+        apir_write_raw(&s->last, graph, len);
+        s->last_epoch = conn->buffer_epoch;
     }
-    apir_call_done(&c);
+    enum ggml_status gs;
+    int st = apir_be_compute_reply(&c, &gs);
+    if (cached && st == APIR_E_STALE) {
+        /* The host dropped it (a buffer freed elsewhere): send the graph itself. */
+        w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
+        apir_write_u64(w, s->handle);
+        apir_write_raw(w, s->last.buf, s->last.len);
+        s->last_epoch = conn->buffer_epoch;
+        st = apir_be_compute_reply(&c, &gs);
+    }
+    if (st != APIR_OK || s->last.err)
+        s->last.len = 0; /* the host holds no cache of it */
     return gs;
 }
 
@@ -89,6 +130,7 @@ ggml_backend_t apir_backend_new(struct apir_device *d)
     }
     s->dev = d;
     s->handle = h;
+    apir_writer_init(&s->last, APIR_MAX_PAYLOAD);
     be->guid = apir_backend_guid();
     be->iface = apir_backend_iface;
     be->device = &d->gdev;

@@ -36,6 +36,7 @@ static void apir_buf_free(ggml_backend_buffer_t buffer)
     struct apir_buffer *b = apir_buf(buffer);
     struct apir_call c;
     apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_FREE), b->handle);
+    b->dev->conn->buffer_epoch++;
     apir_call_simple_end(&c);
     if (b->shared)
         apir_region_release(b->dev->conn, &b->shm, true);
@@ -180,6 +181,7 @@ static void apir_buf_reset(ggml_backend_buffer_t buffer)
         return; /* nothing tensor-specific lives on the host */
     struct apir_call c;
     apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_RESET), b->handle);
+    b->dev->conn->buffer_epoch++;
     apir_call_simple_end(&c);
 }
 
@@ -212,6 +214,7 @@ static void apir_buffer_free_remote(struct apir_device *d, uint64_t handle)
 {
     struct apir_call c;
     apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
+    d->conn->buffer_epoch++;
     apir_call_simple_end(&c);
 }
 

@@ -26,6 +26,9 @@ struct apir_conn {
     uint64_t bytes_out[APIR_CMD_LIMIT];
     uint64_t bytes_in[APIR_CMD_LIMIT];
     uint64_t features;
+    /* Bumped with every BUFFER_FREE / BUFFER_RESET sent, as the host bumps its own: graphs
+     * the host cached before may name that memory and are not reused after. */
+    uint64_t buffer_epoch;
 };
 
 /* A call in progress: begin (locks, returns the payload writer), end (sends, receives; the

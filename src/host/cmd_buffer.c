@@ -65,6 +65,7 @@ enum apir_status apir_cmd_buffer_free(struct apir_session *s, struct apir_reader
 
 void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb)
 {
+    s->buffer_epoch++; /* graphs cached with pointers into it are stale now */
     if (hb->region)
         hb->region->users--; /* the region's bytes stay charged until it is detached */
     else
@@ -100,6 +101,7 @@ enum apir_status apir_cmd_buffer_reset(struct apir_session *s, struct apir_reade
     struct apir_host_buffer *hb = apir_handles_get(&s->handles, h, APIR_OBJ_BUFFER);
     if (!hb)
         return APIR_E_HANDLE;
+    s->buffer_epoch++; /* a reset may drop per-tensor state a cached graph relies on */
     ggml_backend_buffer_reset(hb->buf);
     return APIR_OK;
 }
@@ -116,7 +118,7 @@ static enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_read
         apir_wire_graph_free(g);
         return APIR_E_INVALID;
     }
-    st = apir_graph_build(s, g, b);
+    st = apir_graph_build(s, &s->arena, g, b);
     if (st != APIR_OK)
         apir_wire_graph_free(g);
     return st;

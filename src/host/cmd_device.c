@@ -95,7 +95,7 @@ static enum apir_status apir_op_query(struct apir_session *s, struct apir_reader
     if (!obj)
         st = APIR_E_HANDLE;
     else
-        st = apir_graph_build(s, &g, &b);
+        st = apir_graph_build(s, &s->arena, &g, &b);
     if (st == APIR_OK) {
         uint64_t v = fn(obj, b.tensors[g.nodes[0]]);
         if (as_u64)

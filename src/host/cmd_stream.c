@@ -1,7 +1,25 @@
-/* Backend streams and graph compute. */
+/* Backend streams, graph compute and the per-stream graph cache. */
 #include "internal.h"
 
 #include <ggml-backend-impl.h>
+#include <stdlib.h>
+
+static void apir_stream_drop_cache(struct apir_host_stream *hs)
+{
+    if (!hs->cached)
+        return;
+    apir_graph_release(&hs->built);
+    apir_wire_graph_free(&hs->graph);
+    hs->cached = false;
+}
+
+void apir_host_stream_destroy(struct apir_host_stream *hs)
+{
+    apir_stream_drop_cache(hs);
+    apir_arena_free(&hs->arena);
+    ggml_backend_free(hs->be);
+    free(hs);
+}
 
 enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_reader *r,
                                      struct apir_writer *w)
@@ -12,12 +30,17 @@ enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_reader 
     ggml_backend_dev_t dev = apir_handles_get(&s->handles, h, APIR_OBJ_DEVICE);
     if (!dev)
         return APIR_E_HANDLE;
-    ggml_backend_t be = ggml_backend_dev_init(dev, NULL);
-    if (!be)
+    struct apir_host_stream *hs = calloc(1, sizeof *hs);
+    if (!hs)
+        return APIR_E_NOMEM;
+    hs->be = ggml_backend_dev_init(dev, NULL);
+    if (!hs->be) {
+        free(hs);
         return APIR_E_BACKEND;
-    uint64_t sh = apir_handles_add(&s->handles, APIR_OBJ_STREAM, be);
+    }
+    uint64_t sh = apir_handles_add(&s->handles, APIR_OBJ_STREAM, hs);
     if (!sh) {
-        ggml_backend_free(be);
+        apir_host_stream_destroy(hs);
         return APIR_E_QUOTA;
     }
     apir_write_u64(w, sh);
@@ -31,10 +54,10 @@ enum apir_status apir_cmd_stream_free(struct apir_session *s, struct apir_reader
     uint64_t h = apir_read_u64(r);
     if (!apir_reader_done(r))
         return APIR_E_DECODE;
-    ggml_backend_t be = apir_handles_remove(&s->handles, h, APIR_OBJ_STREAM);
-    if (!be)
+    struct apir_host_stream *hs = apir_handles_remove(&s->handles, h, APIR_OBJ_STREAM);
+    if (!hs)
         return APIR_E_HANDLE;
-    ggml_backend_free(be);
+    apir_host_stream_destroy(hs);
     return APIR_OK;
 }
 
@@ -46,19 +69,19 @@ enum apir_status apir_cmd_stream_set_threads(struct apir_session *s, struct apir
     uint32_t n = apir_read_u32(r);
     if (!apir_reader_done(r))
         return APIR_E_DECODE;
-    ggml_backend_t be = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (!be)
+    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
+    if (!hs)
         return APIR_E_HANDLE;
     if (n == 0 || n > 512)
         return APIR_E_INVALID;
-    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(be));
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(hs->be));
     ggml_backend_set_n_threads_t fn =
         reg ? (ggml_backend_set_n_threads_t)ggml_backend_reg_get_proc_address(
                   reg, "ggml_backend_set_n_threads")
             : NULL;
     if (!fn)
         return APIR_OK; /* a device without a thread count (GPU) ignores it, as in ggml */
-    fn(be, (int)n);
+    fn(hs->be, (int)n);
     return APIR_OK;
 }
 
@@ -75,32 +98,66 @@ static bool apir_graph_buffers_usable(ggml_backend_t be, const struct apir_built
     return true;
 }
 
+static void apir_stream_run(struct apir_host_stream *hs, struct apir_writer *w)
+{
+    enum ggml_status gs = ggml_backend_graph_compute(hs->be, hs->built.graph);
+    apir_write_u32(w, (uint32_t)gs);
+}
+
+/* The new graph replaces the stream's cached one: it is rebuilt in the stream's own arena and
+ * kept there, ready for GRAPH_RECOMPUTE. */
 enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_reader *r,
                                         struct apir_writer *w)
 {
     uint64_t h = apir_read_u64(r);
+    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
+    if (hs) /* whatever becomes of this graph, the previous one is no longer the last */
+        apir_stream_drop_cache(hs);
     struct apir_wire_graph g;
     enum apir_status st = apir_graph_decode_valid(s, r, &g, APIR_GRAPH_COMPUTE);
     if (st != APIR_OK)
         return st;
-    ggml_backend_t be = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    struct apir_built_graph b = {0};
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (!be)
-        st = APIR_E_HANDLE;
-    else
-        st = apir_graph_build(s, &g, &b);
-    if (st == APIR_OK && !apir_graph_buffers_usable(be, &b, g.n_tensors))
-        st = APIR_E_INVALID;
-    if (st == APIR_OK) {
-        apir_graph_link_nodes(&b, &g);
-        enum ggml_status gs = ggml_backend_graph_compute(be, b.graph);
-        apir_write_u32(w, (uint32_t)gs);
+    if (!apir_reader_done(r) || !hs) {
+        apir_wire_graph_free(&g);
+        return !hs ? APIR_E_HANDLE : APIR_E_DECODE;
     }
-    apir_graph_release(&b);
-    apir_wire_graph_free(&g);
-    return st;
+    struct apir_built_graph b = {0};
+    st = apir_graph_build(s, &hs->arena, &g, &b);
+    if (st == APIR_OK && !apir_graph_buffers_usable(hs->be, &b, g.n_tensors))
+        st = APIR_E_INVALID;
+    if (st != APIR_OK) {
+        apir_graph_release(&b);
+        apir_wire_graph_free(&g);
+        return st;
+    }
+    apir_graph_link_nodes(&b, &g);
+    hs->graph = g;
+    hs->built = b;
+    hs->epoch = s->buffer_epoch;
+    hs->cached = true;
+    apir_stream_run(hs, w);
+    return APIR_OK;
+}
+
+/* Runs the stream's cached graph again: everything was validated when it was sent, and the
+ * only thing that can invalidate it since is a buffer freed or reset (the epoch). */
+enum apir_status apir_cmd_graph_recompute(struct apir_session *s, struct apir_reader *r,
+                                          struct apir_writer *w)
+{
+    uint64_t h = apir_read_u64(r);
+    if (!apir_reader_done(r))
+        return APIR_E_DECODE;
+    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
+    if (!hs)
+        return APIR_E_HANDLE;
+    if (!(s->features & APIR_FEAT_GRAPH_CACHE))
+        return APIR_E_UNSUPPORTED;
+    if (!hs->cached || hs->epoch != s->buffer_epoch) {
+        apir_stream_drop_cache(hs);
+        return APIR_E_STALE;
+    }
+    apir_stream_run(hs, w);
+    return APIR_OK;
 }
 
 enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_reader *r,
@@ -110,9 +167,9 @@ enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_reader
     uint64_t h = apir_read_u64(r);
     if (!apir_reader_done(r))
         return APIR_E_DECODE;
-    ggml_backend_t be = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (!be)
+    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
+    if (!hs)
         return APIR_E_HANDLE;
-    ggml_backend_synchronize(be);
+    ggml_backend_synchronize(hs->be);
     return APIR_OK;
 }

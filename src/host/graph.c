@@ -102,16 +102,23 @@ enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_rea
     return st;
 }
 
-static bool apir_arena_reserve(struct apir_session *s, size_t size)
+static bool apir_arena_reserve(struct apir_arena *a, size_t size)
 {
-    if (size <= s->arena_size)
+    if (size <= a->size)
         return true;
-    void *p = realloc(s->arena, size);
+    void *p = realloc(a->mem, size);
     if (!p)
         return false;
-    s->arena = p;
-    s->arena_size = size;
+    a->mem = p;
+    a->size = size;
     return true;
+}
+
+void apir_arena_free(struct apir_arena *a)
+{
+    free(a->mem);
+    a->mem = NULL;
+    a->size = 0;
 }
 
 /* Fills a fresh ggml tensor from a validated wire tensor. Every pointer it receives is one
@@ -143,20 +150,20 @@ static void apir_tensor_fill(struct apir_session *s, struct ggml_tensor *t,
     t->name[sizeof t->name - 1] = '\0';
 }
 
-enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
-                                  struct apir_built_graph *out)
+enum apir_status apir_graph_build(struct apir_session *s, struct apir_arena *arena,
+                                  const struct apir_wire_graph *g, struct apir_built_graph *out)
 {
     memset(out, 0, sizeof *out);
     size_t n_nodes = g->n_nodes ? g->n_nodes : 1;
     size_t need = (size_t)g->n_tensors * ggml_tensor_overhead() +
                   ggml_graph_overhead_custom(n_nodes, false) + 1024;
     out->tensors = calloc(g->n_tensors, sizeof *out->tensors);
-    if (!out->tensors || !apir_arena_reserve(s, need)) {
+    if (!out->tensors || !apir_arena_reserve(arena, need)) {
         free(out->tensors);
         out->tensors = NULL;
         return APIR_E_NOMEM;
     }
-    struct ggml_init_params ip = {.mem_size = need, .mem_buffer = s->arena, .no_alloc = true};
+    struct ggml_init_params ip = {.mem_size = need, .mem_buffer = arena->mem, .no_alloc = true};
     out->ctx = ggml_init(ip);
     if (!out->ctx) {
         apir_graph_release(out);

@@ -36,6 +36,33 @@ struct apir_host_buffer {
     struct apir_region *region; /* NULL: memory of the host's own allocator */
 };
 
+/* Memory a rebuilt graph lives in, reused so that a compute costs no malloc. */
+struct apir_arena {
+    void *mem;
+    size_t size;
+};
+
+/* graph.c: rebuilt ggml tensors (and, for compute, the ggml_cgraph). */
+struct apir_built_graph {
+    struct ggml_context *ctx;
+    struct ggml_tensor **tensors;
+    struct ggml_cgraph *graph;
+};
+
+/* A backend stream and its graph cache (cmd_stream.c). */
+struct apir_host_stream {
+    ggml_backend_t be;
+    struct apir_arena arena;
+    /* The last graph computed, kept decoded, validated and rebuilt for GRAPH_RECOMPUTE. It
+     * holds pointers into session buffers, so it is valid only while none has been freed or
+     * reset since (epoch == the session's buffer_epoch). */
+    bool cached;
+    uint64_t epoch;
+    struct apir_wire_graph graph;
+    struct apir_built_graph built;
+};
+void apir_host_stream_destroy(struct apir_host_stream *hs);
+
 struct apir_session {
     struct apir_host *host;
     struct apir_handle_table handles;
@@ -48,9 +75,10 @@ struct apir_session {
     struct apir_region_ops region_ops; /* map == NULL: no shared regions */
     struct apir_region **regions;
     uint32_t n_regions;
-    /* Arena for rebuilt graphs: reused across computes so a token costs no malloc. */
-    void *arena;
-    size_t arena_size;
+    /* Arena for the one-tensor graphs of data commands and op queries. */
+    struct apir_arena arena;
+    /* Bumped whenever a buffer is freed or reset: cached graphs built before are stale. */
+    uint64_t buffer_epoch;
 };
 
 typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,
@@ -75,12 +103,6 @@ enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_
                                       const struct apir_wire_graph *g, bool need_data);
 bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext);
 
-/* graph.c: rebuilds validated wire tensors as ggml tensors in the session arena. */
-struct apir_built_graph {
-    struct ggml_context *ctx;
-    struct ggml_tensor **tensors;
-    struct ggml_cgraph *graph;
-};
 /* What a decoded graph is for decides what is checked: data commands need every tensor in a
  * buffer and ignore ops; queries describe ops not yet allocated; compute needs both. */
 enum apir_graph_use {
@@ -95,8 +117,9 @@ enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct a
 /* Ops no backend computes: the node only names memory (ggml's ggml_op_is_empty). */
 bool apir_op_is_noop(uint32_t op);
 bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t);
-enum apir_status apir_graph_build(struct apir_session *s, const struct apir_wire_graph *g,
-                                  struct apir_built_graph *out);
+enum apir_status apir_graph_build(struct apir_session *s, struct apir_arena *arena,
+                                  const struct apir_wire_graph *g, struct apir_built_graph *out);
+void apir_arena_free(struct apir_arena *a);
 void apir_graph_link_nodes(struct apir_built_graph *b, const struct apir_wire_graph *g);
 void apir_graph_release(struct apir_built_graph *b);
 

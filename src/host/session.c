@@ -52,9 +52,9 @@ void apir_session_destroy(struct apir_session *s)
     if (!s)
         return;
     uint32_t pos = 0;
-    ggml_backend_t be;
-    while ((be = apir_handles_next(&s->handles, APIR_OBJ_STREAM, &pos)))
-        ggml_backend_free(be);
+    struct apir_host_stream *hs;
+    while ((hs = apir_handles_next(&s->handles, APIR_OBJ_STREAM, &pos)))
+        apir_host_stream_destroy(hs);
     pos = 0;
     struct apir_host_buffer *hb;
     while ((hb = apir_handles_next(&s->handles, APIR_OBJ_BUFFER, &pos)))
@@ -62,7 +62,7 @@ void apir_session_destroy(struct apir_session *s)
     apir_regions_release(s); /* after the buffers that lived in them */
     apir_handles_fini(&s->handles);
     apir_writer_free(&s->reply);
-    free(s->arena);
+    apir_arena_free(&s->arena);
     free(s);
 }
 

@@ -30,6 +30,7 @@ const char *apir_status_str(int status)
         [APIR_E_VERSION] = "protocol version mismatch",
         [APIR_E_TRANSPORT] = "transport failure",
         [APIR_E_UNSUPPORTED] = "unsupported",
+        [APIR_E_STALE] = "no valid cached graph",
     };
     if (status < 0 || (size_t)status >= sizeof names / sizeof names[0] || !names[status])
         return "unknown status";

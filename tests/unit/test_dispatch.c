@@ -434,6 +434,75 @@ static void test_regions(struct apir_host *host)
     CHECK(loopback_regions_live == 0);
 }
 
+static int recompute(struct apir_session *s, uint64_t stream)
+{
+    apir_write_u64(msg_begin(), stream);
+    return msg_send(s, APIR_CMD_GRAPH_RECOMPUTE);
+}
+
+static float get_f32(struct apir_session *s, struct apir_wire_tensor t, int i)
+{
+    t.op = GGML_OP_NONE;
+    for (unsigned k = 0; k < APIR_MAX_SRC; k++)
+        t.src[k] = -1;
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, 1);
+    apir_wire_tensor_encode(w, &t);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, 0);
+    apir_write_u64(w, (uint64_t)i * 4);
+    apir_write_u64(w, 4);
+    float v = -12345.0f;
+    size_t n;
+    const void *p = msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK ? apir_read_blob(&rep, 4, &n) : 0;
+    if (p && n == 4)
+        memcpy(&v, p, 4);
+    return v;
+}
+
+/* The graph cache: GRAPH_RECOMPUTE runs the stream's last graph on the data as it is now, and
+ * is refused (never a use of freed memory) once any buffer was freed since, after a refused
+ * graph, or before any graph. */
+static void test_graph_cache(struct apir_host *host)
+{
+    struct apir_session *s = apir_session_create(host);
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, APIR_FEAT_GRAPH_CACHE);
+    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    uint64_t buft, dev = dev_info(s, &buft);
+    int st;
+    uint64_t buf = buffer_alloc(s, buft, 4096, &st), other = buffer_alloc(s, buft, 4096, &st);
+    apir_write_u64(msg_begin(), dev);
+    CHECK(msg_send(s, APIR_CMD_STREAM_NEW) == APIR_OK);
+    uint64_t stream = apir_read_u64(&rep);
+    CHECK(recompute(s, stream) == APIR_E_STALE); /* nothing cached yet */
+    struct apir_wire_tensor t[2] = {f32_tensor(buf, 0, 16), f32_tensor(buf, 64, 16)};
+    t[1].op = GGML_OP_ADD;
+    t[1].src[0] = t[1].src[1] = 0;
+    t[1].flags = GGML_TENSOR_FLAG_COMPUTE;
+    float a[16];
+    for (int i = 0; i < 16; i++)
+        a[i] = (float)i;
+    CHECK(tensor_set(s, &t[0], a, sizeof a) == APIR_OK);
+    const int32_t node = 1;
+    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_OK && get_f32(s, t[1], 5) == 10.0f);
+    a[5] = 100.0f;
+    CHECK(tensor_set(s, &t[0], a, sizeof a) == APIR_OK);
+    CHECK(recompute(s, stream) == APIR_OK && apir_read_u32(&rep) == 0);
+    CHECK(get_f32(s, t[1], 5) == 200.0f); /* ran again, on the new data */
+    apir_write_u64(msg_begin(), other);
+    CHECK(msg_send(s, APIR_CMD_BUFFER_FREE) == APIR_OK);
+    CHECK(recompute(s, stream) == APIR_E_STALE); /* a buffer went away: never trusted again */
+    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_OK);
+    CHECK(recompute(s, stream) == APIR_OK);
+    t[1].op = GGML_OP_MAP_CUSTOM1; /* refused: the stream must not keep the old graph */
+    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_E_INVALID);
+    CHECK(recompute(s, stream) == APIR_E_STALE);
+    apir_session_destroy(s);
+}
+
 /* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
 static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
                        uint32_t n)
@@ -524,6 +593,7 @@ int main(void)
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     test_regions(host);
+    test_graph_cache(host);
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");
