@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-full run bench clean format
+.PHONY: all deps build test test-full run bench compare clean format
 
 all: build
 
@@ -31,6 +31,9 @@ run: build
 
 bench: build
 	@bash bench/generate.sh $(BUILD)
+
+compare: build
+	@bash bench/compare.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

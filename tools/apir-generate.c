@@ -4,7 +4,8 @@
  *   apir-generate -m MODEL [-d DEVICE|none] [-p PROMPT] [-n N] [-t THREADS]
  *
  * DEVICE is a ggml device name (APIR0, CPU...): all layers go there. "none" runs on the local
- * CPU only. Output lines: "tokens: <ids>", "text: <text>", "tps: <decoded tokens per second>". */
+ * CPU only. Output lines: "tokens: <ids>", "text: <text>", "tps: <decoded tokens per second>",
+ * "load_ms: <model load time>". */
 #include <ggml-backend.h>
 #include <llama.h>
 
@@ -129,9 +130,11 @@ int main(int argc, char **argv)
 #else
     ggml_backend_load_all();
 #endif
+    double t_load = apir_gen_now();
     struct llama_model *model = apir_gen_load(&a);
     if (!model)
         return 1;
+    t_load = apir_gen_now() - t_load;
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = 512;
     cp.n_batch = 512;
@@ -144,8 +147,10 @@ int main(int argc, char **argv)
     int n = ctx && out && n_prompt > 0
                 ? apir_gen_run(ctx, vocab, prompt, n_prompt, out, a.n_predict, &secs)
                 : -1;
-    if (n > 0)
+    if (n > 0) {
         apir_gen_print(vocab, out, n, n - 1, secs);
+        printf("load_ms: %.1f\n", t_load * 1e3);
+    }
     else
         fprintf(stderr, "apir-generate: generation failed\n");
     free(out);

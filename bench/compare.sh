@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Side-by-side comparison in one run: native ggml (CPU) vs ggml-apir (APIR0, apir-hostd serving
+# the same CPU) vs ggml-rpc (RPC0, ggml-rpc-server on loopback), on two generated Q8_0 llama
+# models — ~20 M parameters (n_embd 256, 4 layers, n_ff 768) where per-token overhead shows
+# most, and ~270 M (n_embd 1024, 16 layers, n_ff 2816). Prints llama-bench pp512/tg128 as
+# ratios to native (rounds interleaved, so a passing disturbance does not land on one
+# configuration only), model load time native vs APIR, and APIR's round trips and bytes per
+# generated token. The last line is
+#   RESULT tg_ratio=.. pp_ratio=.. rpc_tg_ratio=.. rpc_pp_ratio=.. load_ratio=..
+#          bytes_per_token=.. roundtrips_per_token=..     (for the ~20 M model)
+#   bench/compare.sh [BUILD]; env: APIR_BENCH_ROUNDS (2), APIR_BENCH_THREADS (nproc),
+#   APIR_BENCH_PP (512), APIR_BENCH_TG (128)
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+BIN=$(sed -n 's/^LLAMA_CPP_BIN:PATH=//p' "$BUILD/CMakeCache.txt")
+rounds=${APIR_BENCH_ROUNDS:-2}
+threads=${APIR_BENCH_THREADS:-$(nproc)}
+pp=${APIR_BENCH_PP:-512}
+tg=${APIR_BENCH_TG:-128}
+models_dir=${XDG_CACHE_HOME:-$HOME/.cache}/ggml-apir/models
+mkdir -p "$models_dir"
+for size in tiny medium; do
+  m="$models_dir/bench-$size-q8_0.gguf"
+  [ -f "$m" ] || "$BUILD/apir-mkmodel" --out "$m" --type q8_0 --size "$size" >/dev/null
+done
+
+tmp=$(mktemp -d /tmp/apir-compare.XXXXXX)
+export APIR_SOCKET="$tmp/apir.sock"
+port=$((50000 + RANDOM % 10000))
+"$BUILD/apir-hostd" --socket "$APIR_SOCKET" --device CPU >"$tmp/hostd.log" 2>&1 &
+hostd=$!
+"$BIN/ggml-rpc-server" -H 127.0.0.1 -p "$port" -t "$threads" >"$tmp/rpc.log" 2>&1 &
+rpc=$!
+trap 'kill $hostd $rpc 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do [ -S "$APIR_SOCKET" ] && break; sleep 0.1; done
+sleep 1 # ggml-rpc-server has no readiness signal
+plugin="$BUILD/libggml-apir.so"
+
+bench() { # size, name, then llama-bench arguments; appends "size name test tps" lines
+  local size=$1 name=$2; shift 2
+  "$BIN/llama-bench" -m "$models_dir/bench-$size-q8_0.gguf" -p "$pp" -n "$tg" -r 2 \
+    -t "$threads" -o csv "$@" 2>>"$tmp/bench.err" |
+    awk -F, -v name="$name" -v size="$size" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+      { gsub(/"/, ""); t = $col["n_prompt"] > 0 ? "pp" : "tg"; print size, name, t, $col["avg_ts"] }' \
+      >>"$tmp/results"
+}
+gen() { # size, device, n: apir-generate's output
+  "$BUILD/apir-generate" -m "$models_dir/bench-$1-q8_0.gguf" -d "$2" -n "$3" -t "$threads"
+}
+for _ in $(seq 1 "$rounds"); do
+  for size in tiny medium; do
+    bench "$size" native -dev none -ngl 0
+    GGML_BACKEND_PATH="$plugin" bench "$size" apir -dev APIR0 -ngl 99
+    bench "$size" rpc --rpc "127.0.0.1:$port" -dev RPC0 -ngl 99
+    # Model load, warm page cache: native (mmap) vs APIR (copied into shared memory).
+    echo "$size native $(gen "$size" none 2 2>/dev/null | sed -n 's/^load_ms: //p')" >>"$tmp/load"
+    echo "$size apir $(GGML_BACKEND_PATH="$plugin" gen "$size" APIR0 2 2>/dev/null |
+      sed -n 's/^load_ms: //p')" >>"$tmp/load"
+  done
+done
+
+# Per generated token on the wire: the difference between a 48- and a 16-token run, so
+# model load and prompt processing cancel out.
+wire() { # n -> "calls bytes" of the TOTAL line
+  APIR_STATS=1 GGML_BACKEND_PATH="$plugin" gen tiny APIR0 "$1" 2>&1 >/dev/null |
+    awk '/stats: TOTAL/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+         print v["calls"], v["out"] + v["in"] }'
+}
+read -r c16 b16 <<<"$(wire 16)"
+read -r c48 b48 <<<"$(wire 48)"
+
+echo "threads: $threads, rounds: $rounds, llama-bench pp$pp / tg$tg (tokens/s, mean of rounds)"
+awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
+  FILENAME ~ /load$/ { ls[$1 " " $2] += $3; ln[$1 " " $2]++; next }
+  { s[$1 " " $2 " " $3] += $4; n[$1 " " $2 " " $3]++ }
+  function avg(k) { return n[k] ? s[k] / n[k] : 0 }
+  function ratio(a, b) { return b > 0 ? a / b : 0 }
+  END {
+    printf "%-7s %-4s %10s %10s %10s %9s %9s\n", "model", "test", "native", "apir", "rpc", "apir/nat", "rpc/nat"
+    split("tiny medium", sizes, " "); split("pp tg", tests, " ")
+    for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) {
+      k = sizes[i] " %s " tests[j]
+      nat = avg(sprintf(k, "native")); ap = avg(sprintf(k, "apir")); rp = avg(sprintf(k, "rpc"))
+      printf "%-7s %-4s %10.1f %10.1f %10.1f %9.3f %9.3f\n", sizes[i], tests[j], nat, ap, rp, ratio(ap, nat), ratio(rp, nat)
+      r[sizes[i] tests[j] "apir"] = ratio(ap, nat); r[sizes[i] tests[j] "rpc"] = ratio(rp, nat)
+    }
+    for (i = 1; i <= 2; i++) {
+      ln_ = ls[sizes[i] " native"] / ln[sizes[i] " native"]; la = ls[sizes[i] " apir"] / ln[sizes[i] " apir"]
+      printf "load %-7s native %.1f ms, apir %.1f ms, ratio %.2f\n", sizes[i], ln_, la, ratio(la, ln_)
+      lr[sizes[i]] = ratio(la, ln_)
+    }
+    printf "per generated token (tiny, APIR): %.2f round trips, %.0f bytes\n", rtk / 32, btk / 32
+    printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f\n",
+      r["tinytgapir"], r["tinyppapir"], r["tinytgrpc"], r["tinypprpc"], lr["tiny"], btk / 32, rtk / 32
+  }' "$tmp/load" "$tmp/results"
