@@ -150,8 +150,7 @@ int main(int argc, char **argv)
     if (n > 0) {
         apir_gen_print(vocab, out, n, n - 1, secs);
         printf("load_ms: %.1f\n", t_load * 1e3);
-    }
-    else
+    } else
         fprintf(stderr, "apir-generate: generation failed\n");
     free(out);
     llama_free(ctx);

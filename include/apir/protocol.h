@@ -73,7 +73,8 @@ enum apir_feature {
     X(22, REGION_DETACH, region_detach, "u32 region", "")                                          \
     X(23, BUFFER_FROM_REGION, buffer_from_region, "u64 dev, u32 region, u64 offset, u64 size",     \
       "u64 buffer, u64 size, u32 buffer_flags")                                                    \
-    X(24, GRAPH_RECOMPUTE, graph_recompute, "u64 stream", "u32 ggml_status")
+    X(24, GRAPH_RECOMPUTE, graph_recompute, "u64 stream", "u32 ggml_status")                       \
+    X(25, RING_ATTACH, ring_attach, "u32 size (+ the memory: socket transport only)", "")
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,

@@ -1,6 +1,8 @@
 /* ggml backend (stream) interface: graphs go to the host as a tensor table + node list. */
 #include "guest.h"
 
+#include <ggml-impl.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,7 @@ struct apir_stream {
      * buffer epoch then: the same bytes under the same epoch are the host's cached graph. */
     struct apir_writer last;
     uint64_t last_epoch;
+    uint64_t last_uid; /* ggml's id of that graph (0: none) */
 };
 
 static const char *apir_be_get_name(ggml_backend_t backend)
@@ -46,6 +49,36 @@ static int apir_be_compute_reply(struct apir_call *c, enum ggml_status *gs)
     return st;
 }
 
+/* ggml's scheduler gives each split graph a fresh non-zero uid whenever it splits a graph
+ * anew, and documents that equal non-zero uids mean the same graph (ggml-rpc skips sending on
+ * it the same way): llama.cpp reusing its graph token after token then costs no encoding at
+ * all. Graphs without a uid (built by hand, uid 0) are compared byte for byte below. */
+static uint64_t ggml_graph_uid(const struct ggml_cgraph *g)
+{
+    return g->uid;
+}
+
+static bool apir_be_same_uid(const struct apir_stream *s, const struct apir_conn *conn,
+                             const struct ggml_cgraph *g)
+{
+    return (conn->features & APIR_FEAT_GRAPH_CACHE) && g->uid != 0 && g->uid == s->last_uid &&
+           s->last.len > 0 && s->last_epoch == conn->buffer_epoch;
+}
+
+/* The host dropped the cached graph (a buffer freed elsewhere): send the graph itself. */
+static enum ggml_status apir_be_resend(struct apir_stream *s, struct apir_conn *conn,
+                                       enum ggml_status *gs)
+{
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
+    apir_write_u64(w, s->handle);
+    apir_write_raw(w, s->last.buf, s->last.len);
+    s->last_epoch = conn->buffer_epoch;
+    if (apir_be_compute_reply(&c, gs) != APIR_OK)
+        s->last.len = 0;
+    return *gs;
+}
+
 /* The graph is encoded every time (cheap next to a round trip) and compared with the last one
  * the host accepted: identical bytes mean an identical graph, so an unchanged graph goes as
  * GRAPH_RECOMPUTE of a few bytes and a changed one can never be served from the cache. */
@@ -56,6 +89,13 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
     apir_write_u64(w, s->handle);
+    if (apir_be_same_uid(s, conn, cgraph)) {
+        c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
+        enum ggml_status gs;
+        if (apir_be_compute_reply(&c, &gs) == APIR_E_STALE)
+            return apir_be_resend(s, conn, &gs);
+        return gs;
+    }
     size_t at = w->len;
     if (!apir_encode_graph(w, &s->map, cgraph)) {
         apir_call_done(&c);
@@ -74,16 +114,11 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
         apir_write_raw(&s->last, graph, len);
         s->last_epoch = conn->buffer_epoch;
     }
+    s->last_uid = ggml_graph_uid(cgraph);
     enum ggml_status gs;
     int st = apir_be_compute_reply(&c, &gs);
-    if (cached && st == APIR_E_STALE) {
-        /* The host dropped it (a buffer freed elsewhere): send the graph itself. */
-        w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
-        apir_write_u64(w, s->handle);
-        apir_write_raw(w, s->last.buf, s->last.len);
-        s->last_epoch = conn->buffer_epoch;
-        st = apir_be_compute_reply(&c, &gs);
-    }
+    if (cached && st == APIR_E_STALE)
+        return apir_be_resend(s, conn, &gs);
     if (st != APIR_OK || s->last.err)
         s->last.len = 0; /* the host holds no cache of it */
     return gs;

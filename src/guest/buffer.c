@@ -66,6 +66,7 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
 {
     if (apir_buf(buffer)->shared) {
         memset((uint8_t *)t->data + offset, value, size);
+        apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET, size);
         return;
     }
     struct apir_call c;
@@ -84,6 +85,7 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
 {
     if (apir_buf(buffer)->shared) {
         memcpy((uint8_t *)t->data + offset, data, size);
+        apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET, size);
         return;
     }
     const uint8_t *p = data;
@@ -108,6 +110,7 @@ static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_
 {
     if (apir_buf(buffer)->shared) {
         memcpy(data, (const uint8_t *)t->data + offset, size);
+        apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET, size);
         return;
     }
     uint8_t *p = data;
@@ -145,6 +148,7 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
         return false;
     if (b->shared && apir_buf(src->buffer)->shared) {
         memcpy(dst->data, src->data, ggml_nbytes(src));
+        apir_conn_count_local(b->dev->conn, APIR_CMD_TENSOR_COPY, ggml_nbytes(src));
         return true;
     }
     struct apir_call c;
@@ -165,6 +169,7 @@ static void apir_buf_clear(ggml_backend_buffer_t buffer, uint8_t value)
     struct apir_buffer *b = apir_buf(buffer);
     if (b->shared) {
         memset(b->base, value, b->size);
+        apir_conn_count_local(b->dev->conn, APIR_CMD_BUFFER_CLEAR, b->size);
         return;
     }
     struct apir_call c;

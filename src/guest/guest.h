@@ -25,6 +25,11 @@ struct apir_conn {
     uint64_t calls[APIR_CMD_LIMIT];
     uint64_t bytes_out[APIR_CMD_LIMIT];
     uint64_t bytes_in[APIR_CMD_LIMIT];
+    uint64_t via_ring[APIR_CMD_LIMIT];
+    /* Data operations on shared buffers, done in place with no message (indexed by the
+     * command they replace: TENSOR_SET/GET/MEMSET/COPY, BUFFER_CLEAR). */
+    uint64_t local_calls[APIR_CMD_LIMIT];
+    uint64_t local_bytes[APIR_CMD_LIMIT];
     uint64_t features;
     /* Bumped with every BUFFER_FREE / BUFFER_RESET sent, as the host bumps its own: graphs
      * the host cached before may name that memory and are not reused after. */
@@ -51,6 +56,8 @@ int apir_call_simple_end(struct apir_call *c);
 struct apir_conn *apir_conn_open(char *why, size_t whylen);
 void apir_conn_close(struct apir_conn *conn);
 void apir_conn_print_stats(const struct apir_conn *conn);
+/* Counts a data operation done in place on a shared buffer (APIR_STATS). */
+void apir_conn_count_local(struct apir_conn *conn, uint32_t cmd, size_t bytes);
 /* The session may place buffers in shared regions (negotiated at HELLO). */
 bool apir_conn_has_regions(const struct apir_conn *conn);
 

@@ -1,8 +1,10 @@
-/* The socket transport: a unix stream socket to apir-hostd, request/response; shared regions
- * are sealed memfds passed with SCM_RIGHTS. */
+/* The socket transport to apir-hostd: a unix stream socket for setup, descriptors and large
+ * messages; requests and replies through a shared-memory ring once the host accepted one
+ * (src/shm/ring.h); shared regions are sealed memfds passed with SCM_RIGHTS. */
 #include "transport.h"
 
 #include "../proto/fdio.h"
+#include "../shm/ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,21 +22,81 @@ struct apir_socket_transport {
     struct apir_transport base;
     int fd;
     uint32_t next_region;
+    /* The shared-memory ring (src/shm/ring.h), once the host accepted it. */
+    struct apir_shm_region ring_shm;
+    struct apir_ring ring;
+    bool ring_on;
+    uint32_t ring_seq;
+    unsigned spin_us;
 };
+
+/* How long the guest polls for a reply before it sleeps. Short by default: while the host
+ * computes, a spinning guest takes a core from the host's compute threads. */
+#define APIR_SOCK_RING_SPIN_US 5u
+#define APIR_SOCK_RING_POLL_MS 100u
+
+static bool apir_sock_peer_alive(void *user)
+{
+    struct apir_socket_transport *st = user;
+    if (atomic_load(&st->ring.ctrl->closed))
+        return false;
+    char b;
+    ssize_t n = recv(st->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
+static bool apir_sock_read_reply(struct apir_socket_transport *st, struct apir_rep_hdr *hdr,
+                                 struct apir_writer *reply)
+{
+    uint8_t hb[APIR_HDR_SIZE];
+    if (!apir_fd_read_all(st->fd, hb, sizeof hb) || !apir_rep_hdr_decode(hb, hdr))
+        return false;
+    if (hdr->len == 0)
+        return true;
+    void *dst = apir_write_reserve(reply, hdr->len);
+    return dst && apir_fd_read_all(st->fd, dst, hdr->len);
+}
+
+/* One request through the ring: publish it, wait for the reply word, copy the reply out (the
+ * host is not trusted with our memory either: lengths are checked before use). */
+static bool apir_sock_ring_roundtrip(struct apir_socket_transport *st, const void *msg, size_t len,
+                                     struct apir_rep_hdr *hdr, struct apir_writer *reply)
+{
+    struct apir_ring_ctrl *c = st->ring.ctrl;
+    uint32_t seq = ++st->ring_seq;
+    memcpy(st->ring.req, msg, len);
+    atomic_store_explicit(&c->req_len, (uint32_t)len, memory_order_relaxed);
+    apir_ring_publish(&c->req_seq, seq, &c->host_idle);
+    if (!apir_ring_wait(&c->rep_seq, seq - 1, &c->guest_idle, st->spin_us, APIR_SOCK_RING_POLL_MS,
+                        apir_sock_peer_alive, st) ||
+        atomic_load_explicit(&c->rep_seq, memory_order_acquire) != seq)
+        return false;
+    uint32_t n = atomic_load_explicit(&c->rep_len, memory_order_relaxed);
+    if (n == APIR_RING_REPLY_ON_SOCKET)
+        return apir_sock_read_reply(st, hdr, reply);
+    if (n < APIR_HDR_SIZE || n > st->ring.cap || !apir_rep_hdr_decode(st->ring.rep, hdr) ||
+        hdr->len != n - APIR_HDR_SIZE)
+        return false;
+    if (hdr->len == 0)
+        return true;
+    void *dst = apir_write_reserve(reply, hdr->len);
+    if (!dst)
+        return false;
+    memcpy(dst, st->ring.rep + APIR_HDR_SIZE, hdr->len);
+    return true;
+}
 
 static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_t len,
                                 const struct apir_shm_region *attach, struct apir_rep_hdr *hdr,
                                 struct apir_writer *reply)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
-    uint8_t hb[APIR_HDR_SIZE];
-    if (!apir_fd_write_with_fd(st->fd, msg, len, attach ? attach->fd : -1) ||
-        !apir_fd_read_all(st->fd, hb, sizeof hb))
-        return false;
-    if (!apir_rep_hdr_decode(hb, hdr))
-        return false;
-    void *dst = apir_write_reserve(reply, hdr->len);
-    return dst && apir_fd_read_all(st->fd, dst, hdr->len);
+    /* Descriptors and messages larger than the ring's area take the socket. */
+    t->last_via_ring = st->ring_on && !attach && len <= st->ring.cap;
+    if (t->last_via_ring)
+        return apir_sock_ring_roundtrip(st, msg, len, hdr, reply);
+    return apir_fd_write_with_fd(st->fd, msg, len, attach ? attach->fd : -1) &&
+           apir_sock_read_reply(st, hdr, reply);
 }
 
 static void apir_sock_set_timeout(struct apir_transport *t, int ms)
@@ -82,9 +144,47 @@ static void apir_sock_region_destroy(struct apir_transport *t, struct apir_shm_r
     r->fd = -1;
 }
 
+/* After the handshake: offer the host a ring. A host that does not take it (an older one, or
+ * no memory) leaves every call on the socket. */
+static void apir_sock_start(struct apir_transport *t)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    const char *off = getenv("APIR_RING");
+    if ((off && strcmp(off, "0") == 0) ||
+        !apir_sock_region_create(t, APIR_RING_DEFAULT_SIZE, &st->ring_shm))
+        return;
+    uint8_t msg[APIR_HDR_SIZE + 4];
+    struct apir_req_hdr h = {APIR_MAGIC_REQ, APIR_CMD_RING_ATTACH, 0, 0, 4};
+    apir_req_hdr_encode(msg, &h);
+    uint32_t size = (uint32_t)st->ring_shm.size;
+    memcpy(msg + APIR_HDR_SIZE, &size, sizeof size);
+    struct apir_rep_hdr rh;
+    struct apir_writer none;
+    apir_writer_init(&none, 0);
+    bool ok = apir_fd_write_with_fd(st->fd, msg, sizeof msg, st->ring_shm.fd) &&
+              apir_sock_read_reply(st, &rh, &none) && rh.status == APIR_OK && rh.len == 0 &&
+              apir_ring_layout(&st->ring, st->ring_shm.ptr, st->ring_shm.size);
+    apir_writer_free(&none);
+    close(st->ring_shm.fd); /* the host holds its own */
+    st->ring_shm.fd = -1;
+    if (!ok) {
+        apir_sock_region_destroy(t, &st->ring_shm);
+        return;
+    }
+    const char *e = getenv("APIR_RING_SPIN_US");
+    st->spin_us = e && *e ? (unsigned)strtoul(e, NULL, 10) : APIR_SOCK_RING_SPIN_US;
+    st->ring_on = true;
+}
+
 static void apir_sock_destroy(struct apir_transport *t)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    if (st->ring_on) {
+        struct apir_ring_ctrl *c = st->ring.ctrl;
+        atomic_store(&c->closed, 1);
+        apir_ring_publish(&c->req_seq, atomic_load(&c->req_seq), &c->host_idle);
+        apir_sock_region_destroy(t, &st->ring_shm);
+    }
     close(st->fd);
     free(st);
 }
@@ -93,6 +193,7 @@ static const struct apir_transport_ops apir_socket_ops = {
     .roundtrip = apir_sock_roundtrip,
     .region_create = apir_sock_region_create,
     .region_destroy = apir_sock_region_destroy,
+    .start = apir_sock_start,
     .set_timeout = apir_sock_set_timeout,
     .destroy = apir_sock_destroy,
 };

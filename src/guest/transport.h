@@ -30,6 +30,9 @@ struct apir_transport_ops {
      * every byte goes through messages. */
     bool (*region_create)(struct apir_transport *t, size_t size, struct apir_shm_region *out);
     void (*region_destroy)(struct apir_transport *t, struct apir_shm_region *r);
+    /* (optional) Called once the handshake succeeded: the peer is known to speak APIR, and
+     * the transport may set up its fast path. */
+    void (*start)(struct apir_transport *t);
     /* Bounds how long one roundtrip may wait for the host (0: forever). */
     void (*set_timeout)(struct apir_transport *t, int ms);
     void (*destroy)(struct apir_transport *t);
@@ -37,7 +40,8 @@ struct apir_transport_ops {
 
 struct apir_transport {
     const struct apir_transport_ops *ops;
-    char desc[128]; /* where we are connected, for log lines */
+    char desc[128];     /* where we are connected, for log lines */
+    bool last_via_ring; /* the last roundtrip went through shared memory (for APIR_STATS) */
 };
 
 /* Connects to apir-hostd. NULL with a reason in why on failure. */

@@ -145,3 +145,14 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
     apir_write_u32(w, (uint32_t)s->host->n_devices);
     return APIR_OK;
 }
+
+/* The shared-memory command ring is the socket transport's business: apir-hostd answers
+ * RING_ATTACH itself, before dispatch. A session reached any other way (in-process, through
+ * virglrenderer) has no ring to offer. */
+enum apir_status apir_cmd_ring_attach(struct apir_session *s, struct apir_reader *r,
+                                      struct apir_writer *w)
+{
+    (void)s, (void)w;
+    apir_read_u32(r);
+    return apir_reader_done(r) ? APIR_E_UNSUPPORTED : APIR_E_DECODE;
+}

@@ -6,11 +6,14 @@
  * because GPU runtimes and OpenMP do not survive a fork once initialised. */
 #include "session_proc.h"
 
+#include "conn.h"
+
 #include "../proto/fdio.h"
 #include "../proto/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,28 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The descriptor that came with the request being served (-1: none). Only REGION_ATTACH
- * consumes it, through apir_hostd_region_map; any other is closed after the request. */
-struct apir_hostd_conn {
-    int passed_fd;
-};
-
-/* A region is a memfd the guest sealed against shrinking: the host touches every byte of the
- * mapping, and a file that shrank under it would fault the session instead of failing a
- * request. Anything else (no descriptor, not sealed, smaller than claimed) is refused. */
-static void *apir_hostd_region_map(void *user, uint32_t id, uint64_t size)
+void *apir_hostd_map_sealed(int fd, uint64_t size)
 {
-    (void)id;
-    struct apir_hostd_conn *hc = user;
-    int fd = hc->passed_fd;
-    hc->passed_fd = -1;
-    if (fd < 0)
-        return NULL;
     struct stat st;
     int seals = fcntl(fd, F_GET_SEALS);
     void *p = NULL;
-    if (seals >= 0 && (seals & F_SEAL_SHRINK) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        (uint64_t)st.st_size >= size && size <= SIZE_MAX) {
+    if (size > 0 && seals >= 0 && (seals & F_SEAL_SHRINK) && fstat(fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size >= size && size <= SIZE_MAX) {
         p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
             p = NULL;
@@ -49,11 +37,32 @@ static void *apir_hostd_region_map(void *user, uint32_t id, uint64_t size)
     return p;
 }
 
+/* Regions arrive as the descriptor passed with REGION_ATTACH; any other request's descriptor
+ * is closed after it. */
+static void *apir_hostd_region_map(void *user, uint32_t id, uint64_t size)
+{
+    (void)id;
+    struct apir_hostd_conn *hc = user;
+    int fd = hc->passed_fd;
+    hc->passed_fd = -1;
+    return fd >= 0 ? apir_hostd_map_sealed(fd, size) : NULL;
+}
+
 static void apir_hostd_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
 {
     (void)user;
     (void)id;
     munmap(ptr, (size_t)size);
+}
+
+void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
+                         const uint8_t **rep, size_t *rep_len)
+{
+    apir_session_dispatch(hc->session, req, len, rep, rep_len);
+    if (hc->passed_fd >= 0) { /* came with a request that did not take it */
+        close(hc->passed_fd);
+        hc->passed_fd = -1;
+    }
 }
 
 /* Reads one request message into *buf (grown as needed), and a descriptor passed with it.
@@ -80,6 +89,43 @@ static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, i
     return apir_fd_read_all(fd, *buf + APIR_HDR_SIZE, h.len);
 }
 
+/* RING_ATTACH belongs to this transport: answered here, with a reply header of our own. */
+static bool apir_hostd_serve_ring_attach(struct apir_hostd_conn *hc, const uint8_t *msg, size_t len)
+{
+    struct apir_req_hdr h;
+    apir_req_hdr_decode(msg, &h);
+    int st = apir_hostd_ring_attach(hc, msg + APIR_HDR_SIZE, (uint32_t)(len - APIR_HDR_SIZE));
+    uint8_t out[APIR_HDR_SIZE];
+    struct apir_rep_hdr rh = {APIR_MAGIC_REP, st, h.seq, 0};
+    apir_rep_hdr_encode(out, &rh);
+    return apir_fd_write_all(hc->sock, out, sizeof out);
+}
+
+static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    while (!atomic_load(&hc->stopping) &&
+           apir_read_request(hc->sock, &buf, &cap, &len, &hc->passed_fd)) {
+        uint16_t cmd;
+        memcpy(&cmd, buf + 4, sizeof cmd);
+        bool ok;
+        pthread_mutex_lock(&hc->lock);
+        if (cmd == APIR_CMD_RING_ATTACH) {
+            ok = apir_hostd_serve_ring_attach(hc, buf, len);
+        } else {
+            const uint8_t *rep;
+            size_t rep_len;
+            apir_hostd_dispatch(hc, buf, len, &rep, &rep_len);
+            ok = apir_fd_write_all(hc->sock, rep, rep_len);
+        }
+        pthread_mutex_unlock(&hc->lock);
+        if (!ok)
+            break;
+    }
+    free(buf);
+}
+
 int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg)
 {
     char err[256];
@@ -88,27 +134,19 @@ int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg)
         fprintf(stderr, "apir-hostd: session refused: %s\n", err);
         return 1;
     }
-    struct apir_session *s = apir_session_create(host);
-    struct apir_hostd_conn hc = {.passed_fd = -1};
-    struct apir_region_ops ops = {apir_hostd_region_map, apir_hostd_region_unmap, &hc};
-    apir_session_set_region_ops(s, &ops);
-    uint8_t *buf = NULL;
-    size_t cap = 0, len = 0;
-    while (s && apir_read_request(fd, &buf, &cap, &len, &hc.passed_fd)) {
-        const uint8_t *rep;
-        size_t rep_len;
-        apir_session_dispatch(s, buf, len, &rep, &rep_len);
-        if (hc.passed_fd >= 0) { /* came with a request that did not take it */
-            close(hc.passed_fd);
-            hc.passed_fd = -1;
-        }
-        if (!apir_fd_write_all(fd, rep, rep_len))
-            break;
+    struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1};
+    pthread_mutex_init(&hc.lock, NULL);
+    hc.session = apir_session_create(host);
+    if (hc.session) {
+        struct apir_region_ops ops = {apir_hostd_region_map, apir_hostd_region_unmap, &hc};
+        apir_session_set_region_ops(hc.session, &ops);
+        apir_hostd_serve_socket(&hc);
     }
+    apir_hostd_ring_stop(&hc);
     if (hc.passed_fd >= 0)
         close(hc.passed_fd);
-    free(buf);
-    apir_session_destroy(s);
+    apir_session_destroy(hc.session);
     apir_host_destroy(host);
+    pthread_mutex_destroy(&hc.lock);
     return 0;
 }

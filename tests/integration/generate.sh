@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 32-token greedy generation through APIR and natively must give identical token ids, over
-# both data paths: shared regions (the default: tensor data written in place, no data
-# messages) and messages (APIR_REGIONS=0, the fallback for hosts that cannot share memory).
+# both data paths and both command paths: shared regions and the shared-memory ring (the
+# default: tensor data written in place, calls through the ring) and messages on the socket
+# (APIR_REGIONS=0 APIR_RING=0, the fallback for hosts that cannot share memory).
 . "$(dirname "$0")/lib.sh"
 
 model="$APIR_TMP/model-q8.gguf"
@@ -16,19 +17,26 @@ echo "native: $nt"
 passed=0
 for regions in 1 0; do
   err="$APIR_TMP/apir-$regions.err"
-  apir=$(APIR_REGIONS=$regions APIR_STATS=1 GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || {
+  apir=$(APIR_REGIONS=$regions APIR_RING=$regions APIR_STATS=1 GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || {
     cat "$err"; exit 1; }
   at=$(echo "$apir" | sed -n 's/^tokens: //p')
   echo "apir (regions=$regions): $at"
   # The model really ran remotely: compute went to the host.
   grep -q 'stats: GRAPH_COMPUTE' "$err" || { echo "FAIL: no remote compute"; tail -20 "$err"; exit 1; }
   [ "$nt" = "$at" ] || { echo "FAIL: token ids differ (regions=$regions)"; exit 1; }
-  sets=$(grep -c 'stats: TENSOR_SET\|stats: TENSOR_GET' "$err" || true)
+  stat() { # command field: a number from the plugin's APIR_STATS line (0 when absent)
+    sed -n "s/^ggml-apir stats: $1 .* $2=\([0-9]*\).*/\1/p" "$err" | grep . || echo 0; }
+  msgs=$(( $(stat TENSOR_SET calls) + $(stat TENSOR_GET calls) ))
+  local_ops=$(( $(stat TENSOR_SET local) + $(stat TENSOR_GET local) ))
+  ring=$(stat TOTAL ring)
   if [ "$regions" = 1 ]; then
-    grep -q 'stats: BUFFER_FROM_REGION' "$err" || { echo "FAIL: no shared buffer"; exit 1; }
-    [ "$sets" = 0 ] || { echo "FAIL: tensor data went through messages with shared buffers"; exit 1; }
+    [ "$(stat BUFFER_FROM_REGION calls)" -gt 0 ] || { echo "FAIL: no shared buffer"; exit 1; }
+    [ "$ring" -gt 0 ] || { echo "FAIL: no call went through the ring"; exit 1; }
+    [ "$msgs" = 0 ] && [ "$local_ops" -gt 0 ] || {
+      echo "FAIL: tensor data went through messages with shared buffers"; cat "$err"; exit 1; }
   else
-    [ "$sets" = 2 ] || { echo "FAIL: the message path moved no data"; exit 1; }
+    [ "$msgs" -gt 0 ] && [ "$local_ops" = 0 ] && [ "$ring" = 0 ] || {
+      echo "FAIL: the socket path was not used alone"; exit 1; }
   fi
   passed=$((passed + 1))
 done

@@ -1,0 +1,41 @@
+/* One guest connection inside its session process: the socket, the optional shared-memory
+ * ring, and the lock that keeps their requests to the session one at a time. */
+#ifndef APIR_HOSTD_CONN_H
+#define APIR_HOSTD_CONN_H
+
+#include "../shm/ring.h"
+#include "apir/host.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct apir_hostd_conn {
+    int sock;
+    int passed_fd; /* the descriptor that came with the request being served, or -1 */
+    struct apir_session *session;
+    pthread_mutex_t lock; /* dispatch, and writes to the socket */
+    atomic_bool stopping;
+    /* The ring, once the guest attached one. */
+    struct apir_ring ring;
+    void *ring_map;
+    size_t ring_size;
+    pthread_t ring_thread;
+    bool ring_running;
+};
+
+/* Maps a memfd the guest sealed against shrinking, of at least size bytes; consumes fd.
+ * NULL for anything else: a file that shrank under the mapping would fault the session. */
+void *apir_hostd_map_sealed(int fd, uint64_t size);
+
+/* ring_serve.c: RING_ATTACH (answered here, not by the library), and the end of the ring. */
+int apir_hostd_ring_attach(struct apir_hostd_conn *hc, const uint8_t *payload, uint32_t len);
+void apir_hostd_ring_stop(struct apir_hostd_conn *hc);
+
+/* Executes one request under the lock and returns the reply (valid until the next call). */
+void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
+                         const uint8_t **rep, size_t *rep_len);
+
+#endif
