@@ -65,18 +65,12 @@ static bool apir_be_same_uid(const struct apir_stream *s, const struct apir_conn
            s->last.len > 0 && s->last_epoch == conn->buffer_epoch;
 }
 
-/* The host dropped the cached graph (a buffer freed elsewhere): send the graph itself. */
-static enum ggml_status apir_be_resend(struct apir_stream *s, struct apir_conn *conn,
-                                       enum ggml_status *gs)
+/* A recompute of a graph the host validated is posted: graph_compute returns at once, like
+ * a GPU backend's, and synchronize (or the next call) collects the outcome. A failure is
+ * logged then and fails the next graph_compute (apir_conn_sync). */
+static enum ggml_status apir_be_post(struct apir_call *c)
 {
-    struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
-    apir_write_u64(w, s->handle);
-    apir_write_raw(w, s->last.buf, s->last.len);
-    s->last_epoch = conn->buffer_epoch;
-    if (apir_be_compute_reply(&c, gs) != APIR_OK)
-        s->last.len = 0;
-    return *gs;
+    return apir_call_post(c) == APIR_OK ? GGML_STATUS_SUCCESS : GGML_STATUS_FAILED;
 }
 
 /* The graph is encoded every time (cheap next to a round trip) and compared with the last one
@@ -86,15 +80,14 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
 {
     struct apir_stream *s = backend->context;
     struct apir_conn *conn = s->dev->conn;
+    if (!apir_conn_sync(conn, true))
+        return GGML_STATUS_FAILED; /* the previous, posted compute failed: report it */
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
     apir_write_u64(w, s->handle);
     if (apir_be_same_uid(s, conn, cgraph)) {
         c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
-        enum ggml_status gs;
-        if (apir_be_compute_reply(&c, &gs) == APIR_E_STALE)
-            return apir_be_resend(s, conn, &gs);
-        return gs;
+        return apir_be_post(&c);
     }
     size_t at = w->len;
     if (!apir_encode_graph(w, &s->map, cgraph)) {
@@ -109,6 +102,8 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     if (cached) {
         c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
         w->len = at;
+        s->last_uid = ggml_graph_uid(cgraph);
+        return apir_be_post(&c);
     } else {
         apir_writer_reset(&s->last);
         apir_write_raw(&s->last, graph, len);
@@ -117,24 +112,64 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     s->last_uid = ggml_graph_uid(cgraph);
     enum ggml_status gs;
     int st = apir_be_compute_reply(&c, &gs);
-    if (cached && st == APIR_E_STALE)
-        return apir_be_resend(s, conn, &gs);
     if (st != APIR_OK || s->last.err)
         s->last.len = 0; /* the host holds no cache of it */
     return gs;
 }
 
-/* v1 computes synchronously on the host before replying: nothing is ever pending here. */
 static void apir_be_synchronize(ggml_backend_t backend)
 {
+    apir_conn_sync(((struct apir_stream *)backend->context)->dev->conn, false);
+}
+
+/* Data access ordered with the stream: buffers wait for the posted call themselves. */
+static void apir_be_set_tensor_async(ggml_backend_t backend, struct ggml_tensor *t,
+                                     const void *data, size_t offset, size_t size)
+{
     (void)backend;
+    ggml_backend_tensor_set(t, data, offset, size);
+}
+
+static void apir_be_get_tensor_async(ggml_backend_t backend, const struct ggml_tensor *t,
+                                     void *data, size_t offset, size_t size)
+{
+    (void)backend;
+    ggml_backend_tensor_get(t, data, offset, size);
+}
+
+static bool apir_be_cpy_tensor_async(ggml_backend_t src_be, ggml_backend_t dst_be,
+                                     const struct ggml_tensor *src, struct ggml_tensor *dst)
+{
+    (void)src_be, (void)dst_be;
+    if (!apir_buffer_is_apir(src->buffer) || !apir_buffer_is_apir(dst->buffer))
+        return false;
+    ggml_backend_tensor_copy((struct ggml_tensor *)src, dst);
+    return true;
+}
+
+/* Events. One connection carries every stream of the process in order, so whatever was
+ * submitted before an event is done once the connection has nothing in flight: waiting on
+ * another stream's event needs no action, and synchronizing an event is a sync. */
+static void apir_be_event_record(ggml_backend_t backend, ggml_backend_event_t event)
+{
+    (void)backend, (void)event;
+}
+
+static void apir_be_event_wait(ggml_backend_t backend, ggml_backend_event_t event)
+{
+    (void)backend, (void)event;
 }
 
 static const struct ggml_backend_i apir_backend_iface = {
     .get_name = apir_be_get_name,
     .free = apir_be_free,
+    .set_tensor_async = apir_be_set_tensor_async,
+    .get_tensor_async = apir_be_get_tensor_async,
+    .cpy_tensor_async = apir_be_cpy_tensor_async,
     .synchronize = apir_be_synchronize,
     .graph_compute = apir_be_graph_compute,
+    .event_record = apir_be_event_record,
+    .event_wait = apir_be_event_wait,
 };
 
 static ggml_guid_t apir_backend_guid(void)

@@ -3,10 +3,10 @@
  * Two kinds of buffer. Shared: where the host device can wrap host memory (CPU, unified
  * memory), the buffer lives in a region both sides map, its base is the guest's mapping, and
  * set/get/memset/copy are local memory operations with no round trip. They are ordered against
- * compute because every compute call returns only when the host has finished (no call is in
- * flight while ggml touches tensor data). Otherwise the guest invents the buffer's base
- * address: an inaccessible reserved range, so ggml-alloc can place tensors at base + offset,
- * any accidental dereference faults loudly, and data moves in messages. Either way no host
+ * compute by waiting for the posted call, if one is in flight, first (apir_conn_sync): no
+ * kernel runs on the host while ggml touches the bytes here. Otherwise the guest invents the
+ * buffer's base address: an inaccessible reserved range, so ggml-alloc can place tensors at base +
+ * offset, any accidental dereference faults loudly, and data moves in messages. Either way no host
  * address reaches the guest: on the wire a tensor's data is (handle, data - base). */
 #include "guest.h"
 
@@ -65,6 +65,7 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
                                    uint8_t value, size_t offset, size_t size)
 {
     if (apir_buf(buffer)->shared) {
+        apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memset((uint8_t *)t->data + offset, value, size);
         apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET, size);
         return;
@@ -84,6 +85,7 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
                                 const void *data, size_t offset, size_t size)
 {
     if (apir_buf(buffer)->shared) {
+        apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memcpy((uint8_t *)t->data + offset, data, size);
         apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET, size);
         return;
@@ -109,6 +111,7 @@ static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_
                                 void *data, size_t offset, size_t size)
 {
     if (apir_buf(buffer)->shared) {
+        apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memcpy(data, (const uint8_t *)t->data + offset, size);
         apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET, size);
         return;
@@ -147,6 +150,7 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
     if (!apir_buffer_is_apir(src->buffer) || apir_buf(src->buffer)->dev->conn != b->dev->conn)
         return false;
     if (b->shared && apir_buf(src->buffer)->shared) {
+        apir_conn_sync(b->dev->conn, false);
         memcpy(dst->data, src->data, ggml_nbytes(src));
         apir_conn_count_local(b->dev->conn, APIR_CMD_TENSOR_COPY, ggml_nbytes(src));
         return true;
@@ -168,6 +172,7 @@ static void apir_buf_clear(ggml_backend_buffer_t buffer, uint8_t value)
 {
     struct apir_buffer *b = apir_buf(buffer);
     if (b->shared) {
+        apir_conn_sync(b->dev->conn, false);
         memset(b->base, value, b->size);
         apir_conn_count_local(b->dev->conn, APIR_CMD_BUFFER_CLEAR, b->size);
         return;

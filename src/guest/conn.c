@@ -21,9 +21,74 @@ void apir_log(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Marks the connection gone, with one line saying so. */
+static void apir_conn_lost(struct apir_conn *conn, uint32_t cmd)
+{
+    conn->broken = true;
+    if (cmd != APIR_CMD_HELLO) /* a failed handshake is reported by the registry */
+        apir_log("lost the host at %s during %s; APIR devices now fail every call", conn->tp->desc,
+                 apir_cmd_name(cmd));
+}
+
+/* Frames and hands the request to the transport. */
+static bool apir_call_submit(struct apir_call *c, uint32_t *seq)
+{
+    struct apir_conn *conn = c->conn;
+    struct apir_req_hdr hdr = {APIR_MAGIC_REQ, (uint16_t)c->cmd, 0, ++conn->seq,
+                               (uint32_t)(c->w->len - APIR_HDR_SIZE)};
+    apir_req_hdr_encode(c->w->buf, &hdr);
+    *seq = hdr.seq;
+    conn->calls[c->cmd]++;
+    conn->bytes_out[c->cmd] += c->w->len;
+    bool ok = conn->tp->ops->submit(conn->tp, c->w->buf, c->w->len, c->attach);
+    conn->via_ring[c->cmd] += conn->tp->last_via_ring;
+    return ok;
+}
+
+/* Collects the reply to the request in flight into conn->rep; its status, or
+ * APIR_E_TRANSPORT (the connection is then gone). */
+static int apir_call_collect(struct apir_conn *conn, uint32_t cmd, uint32_t seq)
+{
+    struct apir_rep_hdr rh;
+    apir_writer_reset(&conn->rep);
+    if (!conn->tp->ops->wait(conn->tp, &rh, &conn->rep) || rh.seq != seq) {
+        apir_conn_lost(conn, cmd);
+        return APIR_E_TRANSPORT;
+    }
+    conn->bytes_in[cmd] += APIR_HDR_SIZE + conn->rep.len;
+    /* A refused HELLO is reported once, by the registry, as the reason for zero devices. */
+    if (rh.status != APIR_OK && cmd != APIR_CMD_HELLO)
+        apir_log("host refused %s: %s", apir_cmd_name(cmd), apir_status_str(rh.status));
+    return rh.status;
+}
+
+/* A posted call's reply, collected before anything else uses the connection. Its failure
+ * (host status, or a ggml status other than success) is logged here and kept for the next
+ * synchronization: never lost. */
+static void apir_conn_complete_posted(struct apir_conn *conn)
+{
+    if (!conn->posted)
+        return;
+    conn->posted = false;
+    int st = apir_call_collect(conn, conn->posted_cmd, conn->posted_seq);
+    struct apir_reader r;
+    apir_reader_init(&r, conn->rep.buf, conn->rep.len);
+    uint32_t gs = apir_read_u32(&r);
+    if (st == APIR_OK && (!apir_reader_done(&r) || gs != GGML_STATUS_SUCCESS)) {
+        apir_log("posted %s failed on the host: ggml status %d", apir_cmd_name(conn->posted_cmd),
+                 (int)gs);
+        st = APIR_E_BACKEND;
+    }
+    if (st == APIR_E_STALE)
+        conn->buffer_epoch++; /* the host holds no graph we think it has: resend them all */
+    if (st != APIR_OK)
+        conn->posted_failed = true;
+}
+
 struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn, uint32_t cmd)
 {
     pthread_mutex_lock(&conn->lock);
+    apir_conn_complete_posted(conn);
     c->conn = conn;
     c->cmd = cmd;
     c->w = &conn->req;
@@ -42,29 +107,47 @@ int apir_call_end(struct apir_call *c)
         return c->status = APIR_E_TRANSPORT;
     if (c->w->err)
         return c->status = APIR_E_NOMEM;
-    struct apir_req_hdr hdr = {APIR_MAGIC_REQ, (uint16_t)c->cmd, 0, ++conn->seq,
-                               (uint32_t)(c->w->len - APIR_HDR_SIZE)};
-    apir_req_hdr_encode(c->w->buf, &hdr);
-    struct apir_rep_hdr rh;
-    apir_writer_reset(&conn->rep);
-    if (!conn->tp->ops->roundtrip(conn->tp, c->w->buf, c->w->len, c->attach, &rh, &conn->rep) ||
-        rh.seq != hdr.seq) {
-        conn->broken = true;
-        if (c->cmd != APIR_CMD_HELLO) /* a failed handshake is reported by the registry */
-            apir_log("lost the host at %s during %s; APIR devices now fail every call",
-                     conn->tp->desc, apir_cmd_name(c->cmd));
+    uint32_t seq;
+    if (!apir_call_submit(c, &seq)) {
+        apir_conn_lost(conn, c->cmd);
         return c->status = APIR_E_TRANSPORT;
     }
+    c->status = apir_call_collect(conn, c->cmd, seq);
     apir_reader_init(&c->r, conn->rep.buf, conn->rep.len);
-    conn->calls[c->cmd]++;
-    conn->via_ring[c->cmd] += conn->tp->last_via_ring;
-    conn->bytes_out[c->cmd] += c->w->len;
-    conn->bytes_in[c->cmd] += APIR_HDR_SIZE + conn->rep.len;
-    c->status = rh.status;
-    /* A refused HELLO is reported once, by the registry, as the reason for zero devices. */
-    if (rh.status != APIR_OK && c->cmd != APIR_CMD_HELLO)
-        apir_log("host refused %s: %s", apir_cmd_name(c->cmd), apir_status_str(rh.status));
     return c->status;
+}
+
+int apir_call_post(struct apir_call *c)
+{
+    struct apir_conn *conn = c->conn;
+    int st = APIR_OK;
+    uint32_t seq = 0;
+    if (conn->broken)
+        st = APIR_E_TRANSPORT;
+    else if (c->w->err)
+        st = APIR_E_NOMEM;
+    else if (!apir_call_submit(c, &seq)) {
+        apir_conn_lost(conn, c->cmd);
+        st = APIR_E_TRANSPORT;
+    }
+    if (st == APIR_OK) {
+        conn->posted = true;
+        conn->posted_cmd = c->cmd;
+        conn->posted_seq = seq;
+    }
+    pthread_mutex_unlock(&conn->lock);
+    return st;
+}
+
+bool apir_conn_sync(struct apir_conn *conn, bool take_failure)
+{
+    pthread_mutex_lock(&conn->lock);
+    apir_conn_complete_posted(conn);
+    bool ok = !conn->posted_failed && !conn->broken;
+    if (take_failure)
+        conn->posted_failed = false;
+    pthread_mutex_unlock(&conn->lock);
+    return ok;
 }
 
 int apir_call_simple_end(struct apir_call *c)
@@ -152,47 +235,6 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
     if (tp->ops->start)
         tp->ops->start(tp);
     return conn;
-}
-
-void apir_conn_count_local(struct apir_conn *conn, uint32_t cmd, size_t bytes)
-{
-    if (!conn->stats)
-        return;
-    /* Shared buffers are used without the connection lock: counts are approximate under
-     * concurrent use, exact for the usual single-threaded decode loop. */
-    conn->local_calls[cmd]++;
-    conn->local_bytes[cmd] += bytes;
-}
-
-/* Round trips (and how many went through the shared-memory ring), message bytes each way,
- * and data operations done in place in shared memory, per command. */
-void apir_conn_print_stats(const struct apir_conn *conn)
-{
-    if (!conn || !conn->stats)
-        return;
-    uint64_t calls = 0, ring = 0, out = 0, in = 0, local = 0, bulk = 0;
-    for (uint32_t i = 1; i < APIR_CMD_LIMIT; i++) {
-        if (!conn->calls[i] && !conn->local_calls[i])
-            continue;
-        fprintf(stderr,
-                "ggml-apir stats: %-20s calls=%-8llu ring=%-8llu out=%-12llu in=%-12llu "
-                "local=%-8llu bulk=%llu\n",
-                apir_cmd_name(i), (unsigned long long)conn->calls[i],
-                (unsigned long long)conn->via_ring[i], (unsigned long long)conn->bytes_out[i],
-                (unsigned long long)conn->bytes_in[i], (unsigned long long)conn->local_calls[i],
-                (unsigned long long)conn->local_bytes[i]);
-        calls += conn->calls[i];
-        ring += conn->via_ring[i];
-        out += conn->bytes_out[i];
-        in += conn->bytes_in[i];
-        local += conn->local_calls[i];
-        bulk += conn->local_bytes[i];
-    }
-    fprintf(stderr,
-            "ggml-apir stats: %-20s calls=%-8llu ring=%-8llu out=%-12llu in=%-12llu local=%-8llu "
-            "bulk=%llu\n",
-            "TOTAL", (unsigned long long)calls, (unsigned long long)ring, (unsigned long long)out,
-            (unsigned long long)in, (unsigned long long)local, (unsigned long long)bulk);
 }
 
 void apir_conn_close(struct apir_conn *conn)

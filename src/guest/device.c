@@ -3,6 +3,7 @@
 #include "guest.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct apir_device *apir_dev(ggml_backend_dev_t dev)
@@ -47,7 +48,31 @@ static void apir_dev_get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_p
     props->description = apir_dev_get_description(dev);
     props->type = apir_dev_get_type(dev);
     apir_dev_get_memory(dev, &props->memory_free, &props->memory_total);
-    /* v1 is synchronous and has no host-pointer buffers or events: claim none of them. */
+    /* Recomputes are posted and events are ordered by the connection (backend.c). No
+     * buffer_from_host_ptr: guest memory is not the host's (shared regions are ours to make). */
+    props->caps.async = true;
+    props->caps.events = true;
+}
+
+/* An event has nothing to hold: the connection's order is the only clock (backend.c). */
+static ggml_backend_event_t apir_dev_event_new(ggml_backend_dev_t dev)
+{
+    ggml_backend_event_t ev = calloc(1, sizeof *ev);
+    if (ev)
+        ev->device = dev;
+    return ev;
+}
+
+static void apir_dev_event_free(ggml_backend_dev_t dev, ggml_backend_event_t event)
+{
+    (void)dev;
+    free(event);
+}
+
+static void apir_dev_event_synchronize(ggml_backend_dev_t dev, ggml_backend_event_t event)
+{
+    (void)event;
+    apir_conn_sync(apir_dev(dev)->conn, false);
 }
 
 static ggml_backend_t apir_dev_init_backend(ggml_backend_dev_t dev, const char *params)
@@ -119,6 +144,9 @@ static const struct ggml_backend_device_i apir_device_iface = {
     .supports_op = apir_dev_supports_op,
     .supports_buft = apir_dev_supports_buft,
     .offload_op = apir_dev_offload_op,
+    .event_new = apir_dev_event_new,
+    .event_free = apir_dev_event_free,
+    .event_synchronize = apir_dev_event_synchronize,
 };
 
 static const char *apir_buft_get_name(ggml_backend_buffer_type_t buft)

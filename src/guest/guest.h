@@ -34,6 +34,12 @@ struct apir_conn {
     /* Bumped with every BUFFER_FREE / BUFFER_RESET sent, as the host bumps its own: graphs
      * the host cached before may name that memory and are not reused after. */
     uint64_t buffer_epoch;
+    /* A posted call whose reply is still to be collected (apir_call_post), and whether one
+     * failed since the last synchronization. */
+    bool posted;
+    uint32_t posted_cmd;
+    uint32_t posted_seq;
+    bool posted_failed;
 };
 
 /* A call in progress: begin (locks, returns the payload writer), end (sends, receives; the
@@ -52,6 +58,13 @@ int apir_call_end(struct apir_call *c);
 void apir_call_done(struct apir_call *c);
 /* begin/end/done for calls whose reply must be empty. */
 int apir_call_simple_end(struct apir_call *c);
+/* Instead of end + done: sends the request and returns without its reply (unlocked). The reply
+ * must be a u32 ggml status; it is collected before the connection's next call or at
+ * apir_conn_sync, and a failure is logged and reported by the next apir_conn_sync. */
+int apir_call_post(struct apir_call *c);
+/* Waits for the posted call, if any. false when one failed (or the host is gone): the work
+ * the caller waits for did not happen. take_failure: the caller reports it, so it is cleared. */
+bool apir_conn_sync(struct apir_conn *conn, bool take_failure);
 
 struct apir_conn *apir_conn_open(char *why, size_t whylen);
 void apir_conn_close(struct apir_conn *conn);

@@ -57,16 +57,21 @@ static bool apir_sock_read_reply(struct apir_socket_transport *st, struct apir_r
     return dst && apir_fd_read_all(st->fd, dst, hdr->len);
 }
 
-/* One request through the ring: publish it, wait for the reply word, copy the reply out (the
- * host is not trusted with our memory either: lengths are checked before use). */
-static bool apir_sock_ring_roundtrip(struct apir_socket_transport *st, const void *msg, size_t len,
-                                     struct apir_rep_hdr *hdr, struct apir_writer *reply)
+/* Requests through the ring: publish, then wait for the reply word and copy the reply out
+ * (the host is not trusted with our memory either: lengths are checked before use). */
+static void apir_sock_ring_submit(struct apir_socket_transport *st, const void *msg, size_t len)
 {
     struct apir_ring_ctrl *c = st->ring.ctrl;
-    uint32_t seq = ++st->ring_seq;
     memcpy(st->ring.req, msg, len);
     atomic_store_explicit(&c->req_len, (uint32_t)len, memory_order_relaxed);
-    apir_ring_publish(&c->req_seq, seq, &c->host_idle);
+    apir_ring_publish(&c->req_seq, ++st->ring_seq, &c->host_idle);
+}
+
+static bool apir_sock_ring_wait(struct apir_socket_transport *st, struct apir_rep_hdr *hdr,
+                                struct apir_writer *reply)
+{
+    struct apir_ring_ctrl *c = st->ring.ctrl;
+    uint32_t seq = st->ring_seq;
     if (!apir_ring_wait(&c->rep_seq, seq - 1, &c->guest_idle, st->spin_us, APIR_SOCK_RING_POLL_MS,
                         apir_sock_peer_alive, st) ||
         atomic_load_explicit(&c->rep_seq, memory_order_acquire) != seq)
@@ -86,17 +91,25 @@ static bool apir_sock_ring_roundtrip(struct apir_socket_transport *st, const voi
     return true;
 }
 
-static bool apir_sock_roundtrip(struct apir_transport *t, const void *msg, size_t len,
-                                const struct apir_shm_region *attach, struct apir_rep_hdr *hdr,
-                                struct apir_writer *reply)
+/* Descriptors and messages larger than the ring's area take the socket. */
+static bool apir_sock_submit(struct apir_transport *t, const void *msg, size_t len,
+                             const struct apir_shm_region *attach)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
-    /* Descriptors and messages larger than the ring's area take the socket. */
     t->last_via_ring = st->ring_on && !attach && len <= st->ring.cap;
-    if (t->last_via_ring)
-        return apir_sock_ring_roundtrip(st, msg, len, hdr, reply);
-    return apir_fd_write_with_fd(st->fd, msg, len, attach ? attach->fd : -1) &&
-           apir_sock_read_reply(st, hdr, reply);
+    if (t->last_via_ring) {
+        apir_sock_ring_submit(st, msg, len);
+        return true;
+    }
+    return apir_fd_write_with_fd(st->fd, msg, len, attach ? attach->fd : -1);
+}
+
+static bool apir_sock_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
+                           struct apir_writer *reply)
+{
+    struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    return t->last_via_ring ? apir_sock_ring_wait(st, hdr, reply)
+                            : apir_sock_read_reply(st, hdr, reply);
 }
 
 static void apir_sock_set_timeout(struct apir_transport *t, int ms)
@@ -190,7 +203,8 @@ static void apir_sock_destroy(struct apir_transport *t)
 }
 
 static const struct apir_transport_ops apir_socket_ops = {
-    .roundtrip = apir_sock_roundtrip,
+    .submit = apir_sock_submit,
+    .wait = apir_sock_wait,
     .region_create = apir_sock_region_create,
     .region_destroy = apir_sock_region_destroy,
     .start = apir_sock_start,

@@ -19,13 +19,14 @@ struct apir_shm_region {
 };
 
 struct apir_transport_ops {
-    /* Sends msg (header + payload) and reads one reply: its header into *hdr and its payload
-     * into reply (appended). attach (optional, NULL): a region whose memory goes with this
-     * message (REGION_ATTACH). Returns false on any transport failure; the caller then treats
-     * the connection as gone. */
-    bool (*roundtrip)(struct apir_transport *t, const void *msg, size_t len,
-                      const struct apir_shm_region *attach, struct apir_rep_hdr *hdr,
-                      struct apir_writer *reply);
+    /* Hands one request message (header + payload) to the host. attach (optional, NULL): a
+     * region whose memory goes with this message (REGION_ATTACH). Then wait receives its
+     * reply: the header into *hdr and the payload appended to reply. Exactly one request is
+     * outstanding at a time (the connection serializes), so a request may be submitted and
+     * its reply collected later. false on any transport failure: the connection is gone. */
+    bool (*submit)(struct apir_transport *t, const void *msg, size_t len,
+                   const struct apir_shm_region *attach);
+    bool (*wait)(struct apir_transport *t, struct apir_rep_hdr *hdr, struct apir_writer *reply);
     /* (optional) Creates and maps a region of at least size bytes. NULL: no shared memory,
      * every byte goes through messages. */
     bool (*region_create)(struct apir_transport *t, size_t size, struct apir_shm_region *out);
@@ -41,7 +42,7 @@ struct apir_transport_ops {
 struct apir_transport {
     const struct apir_transport_ops *ops;
     char desc[128];     /* where we are connected, for log lines */
-    bool last_via_ring; /* the last roundtrip went through shared memory (for APIR_STATS) */
+    bool last_via_ring; /* the last request went through shared memory (for APIR_STATS) */
 };
 
 /* Connects to apir-hostd. NULL with a reason in why on failure. */

@@ -1,6 +1,8 @@
 /* The graph cache seen from a ggml application: the real plugin on APIR0 through apir-hostd.
  * An unchanged graph is recomputed (on the data as it is now), and a graph changed in place —
  * the same ggml_cgraph object, one op parameter different — is never served from the cache.
+ * Recomputes are posted: the application's next read of an output must still see the new
+ * result (ordered by the plugin), and an event recorded after a compute must mean it is done.
  * The script around it checks the counts of GRAPH_COMPUTE and GRAPH_RECOMPUTE the plugin
  * reports (APIR_STATS=1). Prints "graph_cache: N passed, M failed"; exit status = failures. */
 #include <ggml-alloc.h>
@@ -25,6 +27,44 @@ static void expect(ggml_backend_t be, struct ggml_cgraph *gf, struct ggml_tensor
     else {
         failed++;
         fprintf(stderr, "FAIL: %s (y[1] = %g)\n", what, out[1]);
+    }
+}
+
+/* 20 posted recomputes, each read back at once (no explicit synchronize), then one more
+ * waited for through an event. */
+static void async_rounds(ggml_backend_t be, struct ggml_cgraph *gf, struct ggml_tensor *x,
+                         struct ggml_tensor *y)
+{
+    float in[64], out[64];
+    int good = 0;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 64; i++)
+            in[i] = (float)(i + round);
+        ggml_backend_tensor_set(x, in, 0, sizeof in);
+        if (ggml_backend_graph_compute_async(be, gf) != GGML_STATUS_SUCCESS)
+            continue;
+        ggml_backend_tensor_get(y, out, 0, sizeof out);
+        good += out[63] == 3.0f * (float)(63 + round);
+    }
+    ggml_backend_event_t ev = ggml_backend_event_new(ggml_backend_get_device(be));
+    for (int i = 0; i < 64; i++)
+        in[i] = -1.0f;
+    ggml_backend_tensor_set(x, in, 0, sizeof in);
+    bool ok = ev && ggml_backend_graph_compute_async(be, gf) == GGML_STATUS_SUCCESS;
+    if (ok) {
+        ggml_backend_event_record(ev, be);
+        ggml_backend_event_synchronize(ev);
+        ggml_backend_tensor_get(y, out, 0, sizeof out);
+        ok = out[0] == -3.0f;
+    }
+    if (ev)
+        ggml_backend_event_free(ev);
+    if (good == 20 && ok)
+        passed++;
+    else {
+        failed++;
+        fprintf(stderr, "FAIL: posted recomputes: %d of 20 right, event %s\n", good,
+                ok ? "ok" : "wrong");
     }
 }
 
@@ -61,6 +101,8 @@ int main(void)
     /* Another buffer freed: the host may no longer trust what it cached. */
     ggml_backend_buffer_free(ggml_backend_alloc_buffer(be, 4096));
     expect(be, gf, y, 3.0f, 1.0f, "after a buffer was freed"); /* GRAPH_COMPUTE */
+
+    async_rounds(be, gf, x, y);
 
     ggml_backend_buffer_free(buf);
     ggml_backend_free(be);
