@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-full run bench compare clean format
+.PHONY: all deps build test test-full run bench compare micro clean format
 
 all: build
 
@@ -34,6 +34,9 @@ bench: build
 
 compare: build
 	@bash bench/compare.sh $(BUILD)
+
+micro: build
+	@bash bench/micro.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
