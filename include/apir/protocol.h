@@ -74,7 +74,11 @@ enum apir_feature {
     X(23, BUFFER_FROM_REGION, buffer_from_region, "u64 dev, u32 region, u64 offset, u64 size",     \
       "u64 buffer, u64 size, u32 buffer_flags")                                                    \
     X(24, GRAPH_RECOMPUTE, graph_recompute, "u64 stream", "u32 ggml_status")                       \
-    X(25, RING_ATTACH, ring_attach, "u32 size (+ the memory: socket transport only)", "")
+    X(25, RING_ATTACH, ring_attach, "u32 size (+ the memory: socket transport only)", "")          \
+    X(26, TENSOR_SET_STAGED, tensor_set_staged,                                                    \
+      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")                    \
+    X(27, TENSOR_GET_STAGED, tensor_get_staged,                                                    \
+      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,

@@ -90,6 +90,8 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
         apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET, size);
         return;
     }
+    if (apir_staging_set(apir_buf(buffer)->dev->conn, t, data, offset, size))
+        return;
     const uint8_t *p = data;
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
@@ -116,6 +118,8 @@ static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_
         apir_conn_count_local(apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET, size);
         return;
     }
+    if (apir_staging_get(apir_buf(buffer)->dev->conn, t, data, offset, size))
+        return;
     uint8_t *p = data;
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
@@ -279,7 +283,8 @@ ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
         return NULL;
     if (size == 0)
         size = 1;
-    bool shareable = apir_conn_has_regions(d->conn) && (d->caps & APIR_DEV_CAP_FROM_HOST_PTR);
+    bool shareable = apir_conn_has_regions(d->conn) && d->conn->zero_copy &&
+                     (d->caps & APIR_DEV_CAP_FROM_HOST_PTR);
     if (!(shareable && apir_buffer_alloc_shared(d, size, b)) &&
         !apir_buffer_alloc_remote(d, size, b)) {
         free(b);

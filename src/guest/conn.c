@@ -222,6 +222,9 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
     const char *stats = getenv("APIR_STATS");
     conn->stats = stats && *stats && strcmp(stats, "0") != 0;
     pthread_mutex_init(&conn->lock, NULL);
+    pthread_mutex_init(&conn->staging_lock, NULL);
+    const char *zc = getenv("APIR_ZERO_COPY");
+    conn->zero_copy = !(zc && strcmp(zc, "0") == 0);
     apir_writer_init(&conn->req, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
     apir_writer_init(&conn->rep, APIR_MAX_PAYLOAD);
     /* Whatever listens there may not be apir-hostd: bound the handshake so a silent peer
@@ -241,6 +244,7 @@ void apir_conn_close(struct apir_conn *conn)
 {
     if (!conn)
         return;
+    apir_staging_free(conn);
     conn->tp->ops->destroy(conn->tp);
     apir_writer_free(&conn->req);
     apir_writer_free(&conn->rep);

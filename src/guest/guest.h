@@ -26,8 +26,9 @@ struct apir_conn {
     uint64_t bytes_out[APIR_CMD_LIMIT];
     uint64_t bytes_in[APIR_CMD_LIMIT];
     uint64_t via_ring[APIR_CMD_LIMIT];
-    /* Data operations on shared buffers, done in place with no message (indexed by the
-     * command they replace: TENSOR_SET/GET/MEMSET/COPY, BUFFER_CLEAR). */
+    /* Data moved outside messages (indexed by command): in place on shared buffers
+     * (TENSOR_SET/GET/MEMSET/COPY, BUFFER_CLEAR: no message at all), and through the
+     * staging region (TENSOR_SET/GET_STAGED: the bytes the message points at). */
     uint64_t local_calls[APIR_CMD_LIMIT];
     uint64_t local_bytes[APIR_CMD_LIMIT];
     uint64_t features;
@@ -40,6 +41,11 @@ struct apir_conn {
     uint32_t posted_cmd;
     uint32_t posted_seq;
     bool posted_failed;
+    /* staging.c: the region data of unshared buffers travels through. */
+    pthread_mutex_t staging_lock;
+    struct apir_shm_region staging;
+    bool staging_ready, staging_failed;
+    bool zero_copy; /* buffers in shared regions where the device allows (APIR_ZERO_COPY) */
 };
 
 /* A call in progress: begin (locks, returns the payload writer), end (sends, receives; the
@@ -73,6 +79,15 @@ void apir_conn_print_stats(const struct apir_conn *conn);
 void apir_conn_count_local(struct apir_conn *conn, uint32_t cmd, size_t bytes);
 /* The session may place buffers in shared regions (negotiated at HELLO). */
 bool apir_conn_has_regions(const struct apir_conn *conn);
+
+/* staging.c: data of unshared buffers through the staging region; false when the connection
+ * has none (the caller then sends it inline). Once true, the transfer was done or failed
+ * (a failed get leaves zeros). */
+bool apir_staging_set(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
+                      size_t offset, size_t size);
+bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void *data,
+                      size_t offset, size_t size);
+void apir_staging_free(struct apir_conn *conn);
 
 /* region.c: a region created by the transport and attached to the host session (false:
  * nothing left behind); release detaches it (when attached) and unmaps it. */

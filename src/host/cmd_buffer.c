@@ -107,7 +107,7 @@ enum apir_status apir_cmd_buffer_reset(struct apir_session *s, struct apir_reade
 }
 
 /* Decodes a one-tensor table that must name data in a buffer of this session. */
-static enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
                                         struct apir_wire_graph *g, struct apir_built_graph *b,
                                         uint32_t n)
 {
@@ -124,14 +124,14 @@ static enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_read
     return st;
 }
 
-static void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b)
+void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b)
 {
     apir_graph_release(b);
     apir_wire_graph_free(g);
 }
 
 /* offset + size inside the tensor's bytes, which validation proved are inside the buffer. */
-static bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size)
+bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size)
 {
     uint64_t end;
     return !__builtin_add_overflow(offset, size, &end) && end <= ggml_nbytes(t);

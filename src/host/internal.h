@@ -97,6 +97,14 @@ void apir_regions_release(struct apir_session *s);
 void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb);
 /* cmd_buffer.c: APIR_BUF_* flags the guest needs for a host buffer. */
 uint32_t apir_buffer_flags(ggml_backend_buffer_t buf);
+/* The tensor argument of data commands: n tensors that must lie in buffers of this session,
+ * rebuilt in the session arena; freed with apir_tensor_arg_free. */
+enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
+                                 struct apir_wire_graph *g, struct apir_built_graph *b,
+                                 uint32_t n);
+void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b);
+/* offset + size within the tensor's bytes (which validation proved are in its buffer). */
+bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size);
 
 /* validate.c */
 enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,

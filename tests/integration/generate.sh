@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # 32-token greedy generation through APIR and natively must give identical token ids, over
-# both data paths and both command paths: shared regions and the shared-memory ring (the
-# default: tensor data written in place, calls through the ring) and messages on the socket
-# (APIR_REGIONS=0 APIR_RING=0, the fallback for hosts that cannot share memory).
+# every data and command path: shared buffers and the shared-memory ring (the default: tensor
+# data written in place, calls through the ring), unshared buffers with data through the
+# staging region (APIR_ZERO_COPY=0, what a GPU host gets), and messages on the socket alone
+# (APIR_REGIONS=0 APIR_RING=0, for transports without shared memory).
 . "$(dirname "$0")/lib.sh"
 
 model="$APIR_TMP/model-q8.gguf"
@@ -15,12 +16,15 @@ nt=$(echo "$native" | sed -n 's/^tokens: //p')
 echo "native: $nt"
 [ "$(echo "$nt" | wc -w)" = 32 ] || { echo "FAIL: expected 32 tokens natively"; exit 1; }
 passed=0
-for regions in 1 0; do
+# mode: 1 shared buffers + ring; staged: buffers the host keeps to itself (as a GPU's), data
+# through the staging region; 0 the socket alone.
+for regions in 1 staged 0; do
   err="$APIR_TMP/apir-$regions.err"
-  apir=$(APIR_REGIONS=$regions APIR_RING=$regions APIR_STATS=1 GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || {
-    cat "$err"; exit 1; }
+  apir=$(APIR_REGIONS=${regions/staged/1} APIR_RING=${regions/staged/1} \
+    APIR_ZERO_COPY=${regions/staged/0} APIR_STATS=1 \
+    GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || { cat "$err"; exit 1; }
   at=$(echo "$apir" | sed -n 's/^tokens: //p')
-  echo "apir (regions=$regions): $at"
+  echo "apir ($regions): $at"
   # The model really ran remotely: compute went to the host.
   grep -q 'stats: GRAPH_COMPUTE' "$err" || { echo "FAIL: no remote compute"; tail -20 "$err"; exit 1; }
   [ "$nt" = "$at" ] || { echo "FAIL: token ids differ (regions=$regions)"; exit 1; }
@@ -29,7 +33,11 @@ for regions in 1 0; do
   msgs=$(( $(stat TENSOR_SET calls) + $(stat TENSOR_GET calls) ))
   local_ops=$(( $(stat TENSOR_SET local) + $(stat TENSOR_GET local) ))
   ring=$(stat TOTAL ring)
-  if [ "$regions" = 1 ]; then
+  staged=$(( $(stat TENSOR_SET_STAGED calls) + $(stat TENSOR_GET_STAGED calls) ))
+  if [ "$regions" = staged ]; then
+    [ "$msgs" = 0 ] && [ "$staged" -gt 0 ] && [ "$(stat TENSOR_SET_STAGED bulk)" -gt 0 ] || {
+      echo "FAIL: unshared buffers' data did not go through the staging region"; cat "$err"; exit 1; }
+  elif [ "$regions" = 1 ]; then
     [ "$(stat BUFFER_FROM_REGION calls)" -gt 0 ] || { echo "FAIL: no shared buffer"; exit 1; }
     [ "$ring" -gt 0 ] || { echo "FAIL: no call went through the ring"; exit 1; }
     [ "$msgs" = 0 ] && [ "$local_ops" -gt 0 ] || {

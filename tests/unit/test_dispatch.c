@@ -1,93 +1,11 @@
 /* The host dispatcher against hostile requests, in-process (loopback), with the real CPU
  * backend behind it. Every case must come back as an error reply, never a crash, and the
  * valid cases must compute right. */
-#include "apir/host.h"
-#include "check.h"
-#include "proto/codec.h"
-#include "proto/wire.h"
+#include "session_msgs.h"
 
 #include <ggml.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct apir_writer req;
-static struct apir_reader rep;
-
-static struct apir_writer *msg_begin(void)
-{
-    apir_writer_reset(&req);
-    apir_write_reserve(&req, APIR_HDR_SIZE);
-    return &req;
-}
-
-/* Sends the message built in req; returns the reply status, reply payload in rep. */
-static int msg_send(struct apir_session *s, uint16_t cmd)
-{
-    struct apir_req_hdr h = {APIR_MAGIC_REQ, cmd, 0, 42, (uint32_t)(req.len - APIR_HDR_SIZE)};
-    apir_req_hdr_encode(req.buf, &h);
-    const uint8_t *out;
-    size_t out_len;
-    int st = apir_session_dispatch(s, req.buf, req.len, &out, &out_len);
-    struct apir_rep_hdr rh;
-    CHECK(out_len >= APIR_HDR_SIZE && apir_rep_hdr_decode(out, &rh));
-    CHECK(rh.status == st && rh.len == out_len - APIR_HDR_SIZE);
-    apir_reader_init(&rep, out + APIR_HDR_SIZE, out_len - APIR_HDR_SIZE);
-    return st;
-}
-
-static int hello(struct apir_session *s, uint32_t major)
-{
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, major);
-    apir_write_u32(w, 0);
-    apir_write_u64(w, 0);
-    return msg_send(s, APIR_CMD_HELLO);
-}
-
-static uint64_t dev_info(struct apir_session *s, uint64_t *buft)
-{
-    apir_write_u32(msg_begin(), 0);
-    CHECK(msg_send(s, APIR_CMD_DEVICE_INFO) == APIR_OK);
-    uint64_t dev = apir_read_u64(&rep);
-    *buft = apir_read_u64(&rep);
-    return dev;
-}
-
-static uint64_t buffer_alloc(struct apir_session *s, uint64_t buft, uint64_t size, int *st)
-{
-    struct apir_writer *w = msg_begin();
-    apir_write_u64(w, buft);
-    apir_write_u64(w, size);
-    *st = msg_send(s, APIR_CMD_BUFFER_ALLOC);
-    return *st == APIR_OK ? apir_read_u64(&rep) : 0;
-}
-
-static struct apir_wire_tensor f32_tensor(uint64_t buffer, uint64_t offset, int64_t n)
-{
-    struct apir_wire_tensor t;
-    apir_wire_tensor_clear(&t);
-    t.type = GGML_TYPE_F32;
-    t.ne[0] = n;
-    t.ne[1] = t.ne[2] = t.ne[3] = 1;
-    t.nb[0] = 4;
-    t.nb[1] = t.nb[2] = t.nb[3] = 4 * (uint64_t)n;
-    t.buffer = buffer;
-    t.offset = offset;
-    return t;
-}
-
-static int tensor_set(struct apir_session *s, const struct apir_wire_tensor *t, const void *data,
-                      size_t len)
-{
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
-    apir_write_u64(w, 0);
-    apir_write_blob(w, data, len);
-    return msg_send(s, APIR_CMD_TENSOR_SET);
-}
 
 static void test_framing(struct apir_session *s)
 {
@@ -278,21 +196,6 @@ static void test_cast_self_source(struct apir_session *s, uint64_t dev, uint64_t
     CHECK(good == 16);
 }
 
-/* Sends GRAPH_COMPUTE for n tensors with the given node list; returns the status. */
-static int graph_compute(struct apir_session *s, uint64_t stream, const struct apir_wire_tensor *t,
-                         uint32_t n, const int32_t *nodes, uint32_t n_nodes)
-{
-    struct apir_writer *w = msg_begin();
-    apir_write_u64(w, stream);
-    apir_write_u32(w, n);
-    for (uint32_t i = 0; i < n; i++)
-        apir_wire_tensor_encode(w, &t[i]);
-    apir_write_u32(w, n_nodes);
-    for (uint32_t i = 0; i < n_nodes; i++)
-        apir_write_i32(w, nodes[i]);
-    return msg_send(s, APIR_CMD_GRAPH_COMPUTE);
-}
-
 /* ggml's scheduler puts a view node of a CPU input (mamba's rs_s_copy) into the remote split
  * by position, and graphs carry zero-element tensors (an empty GET_ROWS of rs_s_copy's extra
  * rows). Neither is touched by any kernel: the host must accept them with no buffer, and still
@@ -364,143 +267,6 @@ static void test_untouched_tensors(struct apir_session *s, uint64_t dev, uint64_
     CHECK(graph_compute(s, stream, t, 6, nodes, 3) == APIR_OK);
     apir_write_u64(msg_begin(), stream);
     CHECK(msg_send(s, APIR_CMD_STREAM_FREE) == APIR_OK);
-}
-
-/* The loopback transport's regions (in-process, so plain heap memory stands in for what a
- * socket or virtio-gpu transport maps): map succeeds only for ids below 100, counts live
- * mappings. Drives the library's region code through its real callback ABI. */
-static int loopback_regions_live;
-static void *loopback_region_map(void *user, uint32_t id, uint64_t size)
-{
-    (void)user;
-    void *p = id < 100 ? aligned_alloc(4096, (size_t)(size + 4095) / 4096 * 4096) : NULL;
-    loopback_regions_live += p != NULL;
-    return p;
-}
-static void loopback_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
-{
-    (void)user, (void)id, (void)size;
-    loopback_regions_live--;
-    free(ptr);
-}
-
-static int region_cmd(struct apir_session *s, uint16_t cmd, uint32_t id, uint64_t size)
-{
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, id);
-    if (cmd == APIR_CMD_REGION_ATTACH)
-        apir_write_u64(w, size);
-    return msg_send(s, cmd);
-}
-
-/* Regions are offered only by a transport that can map them, count against the byte quota,
- * and go away with the session. */
-static void test_regions(struct apir_host *host)
-{
-    struct apir_session *s = apir_session_create(host);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_REGIONS);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
-    apir_read_u32(&rep), apir_read_u32(&rep);
-    CHECK((apir_read_u64(&rep) & APIR_FEAT_REGIONS) == 0); /* no region ops: not offered */
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 4096) == APIR_E_UNSUPPORTED);
-    apir_session_destroy(s);
-
-    s = apir_session_create(host);
-    struct apir_region_ops ops = {loopback_region_map, loopback_region_unmap, NULL};
-    apir_session_set_region_ops(s, &ops);
-    w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_REGIONS);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
-    apir_read_u32(&rep), apir_read_u32(&rep);
-    CHECK(apir_read_u64(&rep) & APIR_FEAT_REGIONS);
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 2u << 20) == APIR_E_QUOTA); /* 1 MiB quota */
-    CHECK(loopback_regions_live == 0); /* refused before anything was mapped */
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 100, 4096) == APIR_E_INVALID); /* map failed */
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 768u << 10) == APIR_OK);
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 2, 512u << 10) == APIR_E_QUOTA);
-    uint64_t buft;
-    dev_info(s, &buft);
-    int st;
-    CHECK(buffer_alloc(s, buft, 512u << 10, &st) == 0 && st == APIR_E_QUOTA); /* shared quota */
-    CHECK(region_cmd(s, APIR_CMD_REGION_DETACH, 1, 0) == APIR_OK);
-    CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 2, 512u << 10) == APIR_OK);
-    CHECK(loopback_regions_live == 1);
-    apir_session_destroy(s);
-    CHECK(loopback_regions_live == 0);
-}
-
-static int recompute(struct apir_session *s, uint64_t stream)
-{
-    apir_write_u64(msg_begin(), stream);
-    return msg_send(s, APIR_CMD_GRAPH_RECOMPUTE);
-}
-
-static float get_f32(struct apir_session *s, struct apir_wire_tensor t, int i)
-{
-    t.op = GGML_OP_NONE;
-    for (unsigned k = 0; k < APIR_MAX_SRC; k++)
-        t.src[k] = -1;
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
-    apir_write_u64(w, (uint64_t)i * 4);
-    apir_write_u64(w, 4);
-    float v = -12345.0f;
-    size_t n;
-    const void *p = msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK ? apir_read_blob(&rep, 4, &n) : 0;
-    if (p && n == 4)
-        memcpy(&v, p, 4);
-    return v;
-}
-
-/* The graph cache: GRAPH_RECOMPUTE runs the stream's last graph on the data as it is now, and
- * is refused (never a use of freed memory) once any buffer was freed since, after a refused
- * graph, or before any graph. */
-static void test_graph_cache(struct apir_host *host)
-{
-    struct apir_session *s = apir_session_create(host);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_GRAPH_CACHE);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
-    uint64_t buft, dev = dev_info(s, &buft);
-    int st;
-    uint64_t buf = buffer_alloc(s, buft, 4096, &st), other = buffer_alloc(s, buft, 4096, &st);
-    apir_write_u64(msg_begin(), dev);
-    CHECK(msg_send(s, APIR_CMD_STREAM_NEW) == APIR_OK);
-    uint64_t stream = apir_read_u64(&rep);
-    CHECK(recompute(s, stream) == APIR_E_STALE); /* nothing cached yet */
-    struct apir_wire_tensor t[2] = {f32_tensor(buf, 0, 16), f32_tensor(buf, 64, 16)};
-    t[1].op = GGML_OP_ADD;
-    t[1].src[0] = t[1].src[1] = 0;
-    t[1].flags = GGML_TENSOR_FLAG_COMPUTE;
-    float a[16];
-    for (int i = 0; i < 16; i++)
-        a[i] = (float)i;
-    CHECK(tensor_set(s, &t[0], a, sizeof a) == APIR_OK);
-    const int32_t node = 1;
-    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_OK && get_f32(s, t[1], 5) == 10.0f);
-    a[5] = 100.0f;
-    CHECK(tensor_set(s, &t[0], a, sizeof a) == APIR_OK);
-    CHECK(recompute(s, stream) == APIR_OK && apir_read_u32(&rep) == 0);
-    CHECK(get_f32(s, t[1], 5) == 200.0f); /* ran again, on the new data */
-    apir_write_u64(msg_begin(), other);
-    CHECK(msg_send(s, APIR_CMD_BUFFER_FREE) == APIR_OK);
-    CHECK(recompute(s, stream) == APIR_E_STALE); /* a buffer went away: never trusted again */
-    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_OK);
-    CHECK(recompute(s, stream) == APIR_OK);
-    t[1].op = GGML_OP_MAP_CUSTOM1; /* refused: the stream must not keep the old graph */
-    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_E_INVALID);
-    CHECK(recompute(s, stream) == APIR_E_STALE);
-    apir_session_destroy(s);
 }
 
 /* Sends DEVICE_SUPPORTS_OP for a table whose last entry is the op. */
@@ -592,8 +358,6 @@ int main(void)
     test_untouched_tensors(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
-    test_regions(host);
-    test_graph_cache(host);
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");

@@ -1,0 +1,87 @@
+/* Tensor data of buffers the host cannot share (GPU memory) through one staging region per
+ * connection, in chunks, instead of inline in the command stream: the command carries only
+ * (region, offset, size). One transfer at a time owns the region. */
+#include "guest.h"
+
+#include <string.h>
+
+#define APIR_STAGING_SIZE ((size_t)16 << 20)
+
+/* The staging region, made on first use; NULL when this connection cannot have one. */
+static struct apir_shm_region *apir_staging_acquire(struct apir_conn *conn)
+{
+    pthread_mutex_lock(&conn->staging_lock);
+    if (!conn->staging_ready && !conn->staging_failed && apir_conn_has_regions(conn)) {
+        conn->staging_ready = apir_region_new(conn, APIR_STAGING_SIZE, &conn->staging);
+        conn->staging_failed = !conn->staging_ready;
+    }
+    if (conn->staging_ready)
+        return &conn->staging;
+    pthread_mutex_unlock(&conn->staging_lock);
+    return NULL;
+}
+
+static void apir_staging_release(struct apir_conn *conn)
+{
+    pthread_mutex_unlock(&conn->staging_lock);
+}
+
+static int apir_staging_call(struct apir_conn *conn, uint32_t cmd, const struct ggml_tensor *t,
+                             size_t offset, size_t n)
+{
+    struct apir_call c;
+    struct apir_writer *w = apir_call_begin(&c, conn, cmd);
+    apir_encode_lone(w, t);
+    apir_write_u64(w, offset);
+    apir_write_u32(w, conn->staging.id);
+    apir_write_u64(w, 0);
+    apir_write_u64(w, n);
+    return apir_call_simple_end(&c);
+}
+
+bool apir_staging_set(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
+                      size_t offset, size_t size)
+{
+    struct apir_shm_region *r = apir_staging_acquire(conn);
+    if (!r)
+        return false;
+    const uint8_t *p = data;
+    for (size_t done = 0; done < size;) {
+        size_t n = size - done < r->size ? size - done : r->size;
+        memcpy(r->ptr, p + done, n);
+        if (apir_staging_call(conn, APIR_CMD_TENSOR_SET_STAGED, t, offset + done, n) != APIR_OK)
+            break;
+        apir_conn_count_local(conn, APIR_CMD_TENSOR_SET_STAGED, n);
+        done += n;
+    }
+    apir_staging_release(conn);
+    return true;
+}
+
+bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void *data,
+                      size_t offset, size_t size)
+{
+    struct apir_shm_region *r = apir_staging_acquire(conn);
+    if (!r)
+        return false;
+    uint8_t *p = data;
+    for (size_t done = 0; done < size;) {
+        size_t n = size - done < r->size ? size - done : r->size;
+        if (apir_staging_call(conn, APIR_CMD_TENSOR_GET_STAGED, t, offset + done, n) != APIR_OK) {
+            memset(p + done, 0, size - done); /* never stale bytes handed back as data */
+            break;
+        }
+        memcpy(p + done, r->ptr, n);
+        apir_conn_count_local(conn, APIR_CMD_TENSOR_GET_STAGED, n);
+        done += n;
+    }
+    apir_staging_release(conn);
+    return true;
+}
+
+void apir_staging_free(struct apir_conn *conn)
+{
+    if (conn->staging_ready)
+        conn->tp->ops->region_destroy(conn->tp, &conn->staging);
+    conn->staging_ready = false;
+}
