@@ -12,7 +12,6 @@
 #   APIR_BENCH_PP (512), APIR_BENCH_TG (128)
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
-BIN=$(sed -n 's/^LLAMA_CPP_BIN:PATH=//p' "$BUILD/CMakeCache.txt")
 rounds=${APIR_BENCH_ROUNDS:-2}
 threads=${APIR_BENCH_THREADS:-$(nproc)}
 pp=${APIR_BENCH_PP:-512}
@@ -24,16 +23,8 @@ for size in tiny medium; do
   [ -f "$m" ] || "$BUILD/apir-mkmodel" --out "$m" --type q8_0 --size "$size" >/dev/null
 done
 
-tmp=$(mktemp -d /tmp/apir-compare.XXXXXX)
-export APIR_SOCKET="$tmp/apir.sock"
-port=$((50000 + RANDOM % 10000))
-"$BUILD/apir-hostd" --socket "$APIR_SOCKET" --device CPU >"$tmp/hostd.log" 2>&1 &
-hostd=$!
-"$BIN/ggml-rpc-server" -H 127.0.0.1 -p "$port" -t "$threads" >"$tmp/rpc.log" 2>&1 &
-rpc=$!
-trap 'kill $hostd $rpc 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 100); do [ -S "$APIR_SOCKET" ] && break; sleep 0.1; done
-sleep 1 # ggml-rpc-server has no readiness signal
+. "$(dirname "$0")/lib.sh"
+apir_bench_servers "$BUILD" "$threads"
 plugin="$BUILD/libggml-apir.so"
 
 bench() { # size, name, then llama-bench arguments; appends "size name test tps" lines

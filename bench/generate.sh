@@ -7,7 +7,6 @@
 #   APIR_BENCH_ROUNDS (2), APIR_BENCH_THREADS (nproc)
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
-BIN=$(sed -n 's/^LLAMA_CPP_BIN:PATH=//p' "$BUILD/CMakeCache.txt")
 model=${APIR_BENCH_MODEL:-${XDG_CACHE_HOME:-$HOME/.cache}/ggml-apir/models/apir-demo-f16.gguf}
 rounds=${APIR_BENCH_ROUNDS:-2}
 threads=${APIR_BENCH_THREADS:-$(nproc)}
@@ -16,16 +15,8 @@ if [ ! -f "$model" ]; then
   "$BUILD/apir-mkmodel" --out "$model" --type f16 >/dev/null
 fi
 
-tmp=$(mktemp -d /tmp/apir-bench.XXXXXX)
-export APIR_SOCKET="$tmp/apir.sock"
-port=$((50000 + RANDOM % 10000))
-"$BUILD/apir-hostd" --socket "$APIR_SOCKET" --device CPU >"$tmp/hostd.log" 2>&1 &
-hostd=$!
-"$BIN/ggml-rpc-server" -H 127.0.0.1 -p "$port" -t "$threads" >"$tmp/rpc.log" 2>&1 &
-rpc=$!
-trap 'kill $hostd $rpc 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 100); do [ -S "$APIR_SOCKET" ] && break; sleep 0.1; done
-sleep 1 # the rpc server has no readiness signal
+. "$(dirname "$0")/lib.sh"
+apir_bench_servers "$BUILD" "$threads"
 
 bench() { # name, then llama-bench arguments; appends "name test tps" lines
   local name=$1; shift

@@ -108,8 +108,7 @@ enum apir_status apir_cmd_buffer_reset(struct apir_session *s, struct apir_reade
 
 /* Decodes a one-tensor table that must name data in a buffer of this session. */
 enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
-                                        struct apir_wire_graph *g, struct apir_built_graph *b,
-                                        uint32_t n)
+                                 struct apir_wire_graph *g, struct apir_built_graph *b, uint32_t n)
 {
     enum apir_status st = apir_graph_decode_valid(s, r, g, APIR_GRAPH_DATA);
     if (st != APIR_OK)

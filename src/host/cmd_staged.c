@@ -33,10 +33,9 @@ static enum apir_status apir_staged_args(struct apir_session *s, struct apir_rea
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_tensor_set_staged(struct apir_session *s, struct apir_reader *r,
-                                            struct apir_writer *w)
+/* set: region to tensor; get: tensor to region. */
+static enum apir_status apir_staged_copy(struct apir_session *s, struct apir_reader *r, bool set)
 {
-    (void)w;
     struct apir_wire_graph g;
     struct apir_built_graph b;
     uint64_t offset, size;
@@ -44,25 +43,24 @@ enum apir_status apir_cmd_tensor_set_staged(struct apir_session *s, struct apir_
     enum apir_status st = apir_staged_args(s, r, &g, &b, &offset, &staged, &size);
     if (st != APIR_OK)
         return st;
-    if (size)
+    if (size && set)
         ggml_backend_tensor_set(b.tensors[0], staged, (size_t)offset, (size_t)size);
+    else if (size)
+        ggml_backend_tensor_get(b.tensors[0], staged, (size_t)offset, (size_t)size);
     apir_tensor_arg_free(&g, &b);
     return APIR_OK;
+}
+
+enum apir_status apir_cmd_tensor_set_staged(struct apir_session *s, struct apir_reader *r,
+                                            struct apir_writer *w)
+{
+    (void)w;
+    return apir_staged_copy(s, r, true);
 }
 
 enum apir_status apir_cmd_tensor_get_staged(struct apir_session *s, struct apir_reader *r,
                                             struct apir_writer *w)
 {
     (void)w;
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    uint64_t offset, size;
-    uint8_t *staged;
-    enum apir_status st = apir_staged_args(s, r, &g, &b, &offset, &staged, &size);
-    if (st != APIR_OK)
-        return st;
-    if (size)
-        ggml_backend_tensor_get(b.tensors[0], staged, (size_t)offset, (size_t)size);
-    apir_tensor_arg_free(&g, &b);
-    return APIR_OK;
+    return apir_staged_copy(s, r, false);
 }

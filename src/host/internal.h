@@ -100,8 +100,7 @@ uint32_t apir_buffer_flags(ggml_backend_buffer_t buf);
 /* The tensor argument of data commands: n tensors that must lie in buffers of this session,
  * rebuilt in the session arena; freed with apir_tensor_arg_free. */
 enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
-                                 struct apir_wire_graph *g, struct apir_built_graph *b,
-                                 uint32_t n);
+                                 struct apir_wire_graph *g, struct apir_built_graph *b, uint32_t n);
 void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b);
 /* offset + size within the tensor's bytes (which validation proved are in its buffer). */
 bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size);

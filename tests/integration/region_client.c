@@ -4,7 +4,8 @@
  * region, a detach under a live buffer, and a flood of descriptors sent with other requests
  * (the host must close them, or its table fills and later attaches fail). The honest part
  * computes an ADD on tensors written and read directly in the shared mapping, with no data
- * message at all. Prints "region_client: N passed, M failed"; exit status = failures. */
+ * message at all. Prints "region_client: N passed, M failed"; exits 1 on any failure. */
+#include "check.h"
 #include "proto/codec.h"
 #include "proto/fdio.h"
 #include "proto/wire.h"
@@ -22,17 +23,6 @@
 static int sock = -1;
 static struct apir_writer req, rep;
 static struct apir_reader r;
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 static struct apir_writer *begin(void)
 {
@@ -221,6 +211,5 @@ int main(int argc, char **argv)
     CHECK(handle_cmd(APIR_CMD_BUFFER_FREE, buf) == APIR_E_HANDLE);
     apir_write_u32(begin(), 7);
     CHECK(call(APIR_CMD_REGION_DETACH) == APIR_E_HANDLE);
-    printf("region_client: %d passed, %d failed\n", passed, failed);
-    return failed;
+    return apir_check_summary("region_client");
 }

@@ -3,7 +3,8 @@
  * (unsealed, too small, a second ring), calls through the ring, a reply too large for the
  * reply area that must arrive on the socket instead, and finally a request length beyond the
  * area, after which the host must end the connection rather than read past it.
- * Prints "ring_client: N passed, M failed"; exit status = failures. */
+ * Prints "ring_client: N passed, M failed"; exits 1 on any failure. */
+#include "check.h"
 #include "proto/codec.h"
 #include "proto/fdio.h"
 #include "proto/wire.h"
@@ -25,17 +26,6 @@ static struct apir_ring ring;
 static struct apir_writer req, rep;
 static struct apir_reader r;
 static uint32_t seq;
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 static struct apir_writer *begin(void)
 {
@@ -188,6 +178,5 @@ int main(int argc, char **argv)
     /* A length past the request area: the host must not read it; it ends the connection. */
     apir_write_u32(begin(), 0);
     CHECK(call_ring(APIR_CMD_DEVICE_INFO, ring.cap + 4096, &on_socket) == -1);
-    printf("ring_client: %d passed, %d failed\n", passed, failed);
-    return failed;
+    return apir_check_summary("ring_client");
 }
