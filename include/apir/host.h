@@ -58,6 +58,14 @@ void apir_session_set_region_ops(struct apir_session *s, const struct apir_regio
 int apir_session_dispatch(struct apir_session *s, const void *req, size_t req_len,
                           const uint8_t **reply, size_t *reply_len);
 
+/* The same, without framing, for transports that frame commands their own way (the
+ * virglrenderer APIR dispatcher, rings): runs command `cmd` on exactly `len` payload bytes and
+ * writes the reply payload into the caller-owned window reply[0..reply_cap). Returns the
+ * status (enum apir_status); *reply_len is the reply payload's length on success, 0 otherwise.
+ * A reply that does not fit the window is APIR_E_NOMEM, with nothing written past it. */
+int apir_session_execute(struct apir_session *s, uint32_t cmd, const void *payload, size_t len,
+                         void *reply, size_t reply_cap, size_t *reply_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,4 +10,5 @@ __attribute__((used)) static const apir_export_fn apir_host_exports[] = {
     (apir_export_fn)apir_host_device_count, (apir_export_fn)apir_host_device_name,
     (apir_export_fn)apir_session_create,    (apir_export_fn)apir_session_destroy,
     (apir_export_fn)apir_session_dispatch,  (apir_export_fn)apir_session_set_region_ops,
+    (apir_export_fn)apir_session_execute,
 };

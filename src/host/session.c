@@ -80,20 +80,40 @@ static void apir_reply_finish(struct apir_session *s, int status, uint32_t seq)
     apir_rep_hdr_encode(w->buf, &h);
 }
 
-static enum apir_status apir_session_run(struct apir_session *s, const struct apir_req_hdr *h,
-                                         const uint8_t *payload)
+/* Runs one command on its payload, writing the reply payload into w. */
+static enum apir_status apir_session_run(struct apir_session *s, uint32_t cmd,
+                                         const uint8_t *payload, size_t len, struct apir_writer *w)
 {
-    if (h->cmd == 0 || h->cmd >= APIR_CMD_LIMIT || !apir_dispatch_table[h->cmd])
+    if (cmd == 0 || cmd >= APIR_CMD_LIMIT || !apir_dispatch_table[cmd])
         return APIR_E_UNKNOWN_CMD;
-    if (!s->hello_done && h->cmd != APIR_CMD_HELLO)
+    if (!s->hello_done && cmd != APIR_CMD_HELLO)
         return APIR_E_VERSION;
     struct apir_reader r;
-    apir_reader_init(&r, payload, h->len);
-    enum apir_status st = apir_dispatch_table[h->cmd](s, &r, &s->reply);
+    apir_reader_init(&r, payload, len);
+    enum apir_status st = apir_dispatch_table[cmd](s, &r, w);
     /* A handler that succeeded on a request with trailing bytes still fails: requests decode
      * exactly. Handlers check before acting; this catches any that forgot. */
     if (st == APIR_OK && !apir_reader_done(&r))
         st = APIR_E_DECODE;
+    return st;
+}
+
+int apir_session_execute(struct apir_session *s, uint32_t cmd, const void *payload, size_t len,
+                         void *reply, size_t reply_cap, size_t *reply_len)
+{
+    /* A writer over the caller's window that never grows: a reply that does not fit is an
+     * error, and nothing is written past the window. */
+    struct apir_writer w = {.buf = reply, .cap = reply_cap, .max = reply_cap};
+    *reply_len = 0;
+    if (!payload && len)
+        return APIR_E_DECODE;
+    if (len > APIR_MAX_PAYLOAD)
+        return APIR_E_DECODE;
+    enum apir_status st = apir_session_run(s, cmd, payload, len, &w);
+    if (st == APIR_OK && w.err)
+        st = APIR_E_NOMEM;
+    if (st == APIR_OK)
+        *reply_len = w.len;
     return st;
 }
 
@@ -117,7 +137,7 @@ int apir_session_dispatch(struct apir_session *s, const void *req, size_t req_le
         h.len != req_len - APIR_HDR_SIZE)
         st = APIR_E_DECODE;
     else
-        st = apir_session_run(s, &h, (const uint8_t *)req + APIR_HDR_SIZE);
+        st = apir_session_run(s, h.cmd, (const uint8_t *)req + APIR_HDR_SIZE, h.len, &s->reply);
     apir_reply_finish(s, st, h.seq);
     *reply = s->reply.buf;
     *reply_len = s->reply.len;

@@ -337,6 +337,37 @@ static void test_foreign_and_quota(struct apir_host *host)
     apir_session_destroy(s2);
 }
 
+/* The framing-free entry (what the virglrenderer dispatcher and rings call): replies go into
+ * the caller's window and never past it. */
+static void test_execute(struct apir_host *host)
+{
+    struct apir_session *s = apir_session_create(host);
+    uint8_t payload[16], win[512];
+    size_t n = 99;
+    CHECK(apir_session_execute(s, APIR_CMD_DEVICE_INFO, payload, 4, win, sizeof win, &n) ==
+              APIR_E_VERSION &&
+          n == 0);
+    uint32_t hello[4] = {APIR_PROTO_MAJOR, APIR_PROTO_MINOR, 0, 0};
+    memcpy(payload, hello, sizeof hello);
+    CHECK(apir_session_execute(s, APIR_CMD_HELLO, payload, 16, win, sizeof win, &n) == APIR_OK &&
+          n == 20);
+    CHECK(apir_session_execute(s, APIR_CMD_HELLO, payload, 15, win, sizeof win, &n) ==
+          APIR_E_DECODE);
+    memset(payload, 0, 4); /* device 0 */
+    memset(win, 0xa5, sizeof win);
+    CHECK(apir_session_execute(s, APIR_CMD_DEVICE_INFO, payload, 4, win, 24, &n) == APIR_E_NOMEM &&
+          n == 0);
+    int untouched = 0;
+    for (size_t i = 24; i < sizeof win; i++)
+        untouched += win[i] == 0xa5;
+    CHECK(untouched == (int)sizeof win - 24);
+    CHECK(apir_session_execute(s, APIR_CMD_DEVICE_INFO, payload, 4, win, sizeof win, &n) ==
+              APIR_OK &&
+          n > 24);
+    CHECK(apir_session_execute(s, 999, payload, 0, win, sizeof win, &n) == APIR_E_UNKNOWN_CMD);
+    apir_session_destroy(s);
+}
+
 int main(void)
 {
     char err[256];
@@ -358,6 +389,7 @@ int main(void)
     test_untouched_tensors(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
+    test_execute(host);
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");
