@@ -73,9 +73,10 @@ static enum ggml_status apir_be_post(struct apir_call *c)
     return apir_call_post(c) == APIR_OK ? GGML_STATUS_SUCCESS : GGML_STATUS_FAILED;
 }
 
-/* The graph is encoded every time (cheap next to a round trip) and compared with the last one
- * the host accepted: identical bytes mean an identical graph, so an unchanged graph goes as
- * GRAPH_RECOMPUTE of a few bytes and a changed one can never be served from the cache. */
+/* Unless ggml's uid says it is the same graph, the graph is encoded (cheap next to a round
+ * trip) and compared with the last one the host accepted: identical bytes mean an identical
+ * graph, so an unchanged graph goes as GRAPH_RECOMPUTE of a few bytes and a changed one can
+ * never be served from the cache. */
 static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggml_cgraph *cgraph)
 {
     struct apir_stream *s = backend->context;
@@ -99,17 +100,15 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     size_t len = w->len - at;
     bool cached = (conn->features & APIR_FEAT_GRAPH_CACHE) && s->last.len == len &&
                   s->last_epoch == conn->buffer_epoch && memcmp(s->last.buf, graph, len) == 0;
+    s->last_uid = ggml_graph_uid(cgraph);
     if (cached) {
         c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
         w->len = at;
-        s->last_uid = ggml_graph_uid(cgraph);
         return apir_be_post(&c);
-    } else {
-        apir_writer_reset(&s->last);
-        apir_write_raw(&s->last, graph, len);
-        s->last_epoch = conn->buffer_epoch;
     }
-    s->last_uid = ggml_graph_uid(cgraph);
+    apir_writer_reset(&s->last);
+    apir_write_raw(&s->last, graph, len);
+    s->last_epoch = conn->buffer_epoch;
     enum ggml_status gs;
     int st = apir_be_compute_reply(&c, &gs);
     if (st != APIR_OK || s->last.err)
