@@ -41,9 +41,9 @@ static bool apir_type_valid(uint32_t type)
     return ggml_blck_size((enum ggml_type)type) > 0 && ggml_type_size((enum ggml_type)type) > 0;
 }
 
-/* Bytes from the tensor's first byte to one past its last, from ne/nb (not ggml_nbytes, which
- * trusts nb). Dimension 0 is counted as at least a dense row, because kernels that treat rows as
- * contiguous read that much whatever nb[0] says. */
+/* Bytes from the tensor's first byte to one past its last, from ne/nb, overflow-checked: the
+ * largest of what strided access reaches, a dense row (kernels that treat rows as contiguous
+ * read that much whatever nb[0] says) and what ggml_nbytes computes (data commands use it). */
 bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext)
 {
     if (!apir_type_valid(type))
@@ -72,6 +72,15 @@ bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4]
         __builtin_add_overflow(span0, tsize, &span0))
         return false;
     e = row > span0 ? row : span0;
+    /* ggml_nbytes, which every data command and some kernels trust, counts dimension 0 of a
+     * block type as ne0 * nb0 / blck: with a large nb0 that exceeds the span above. */
+    uint64_t nbytes0;
+    if (blck > 1) {
+        if (__builtin_mul_overflow((uint64_t)ne[0], nb[0], &nbytes0))
+            return false;
+        nbytes0 /= (uint64_t)blck;
+        e = nbytes0 > e ? nbytes0 : e;
+    }
     for (int i = 1; i < 4; i++) {
         uint64_t d;
         if (__builtin_mul_overflow((uint64_t)(ne[i] - 1), nb[i], &d) ||

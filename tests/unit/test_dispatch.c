@@ -85,6 +85,17 @@ static void test_tensor_data(struct apir_session *s, uint64_t dev, uint64_t buft
     t.type = GGML_TYPE_Q4_0;
     t.ne[0] = 17; /* not a multiple of the block size */
     CHECK(tensor_set(s, &t, in, 8) == APIR_E_INVALID);
+    /* One Q4_0 block (18 bytes) at the buffer's end with a huge nb[0]: ggml_nbytes, which
+     * every data command trusts, counts ne0 * nb0 / 32 bytes: the extent must count them too
+     * (it used to count 18, and a 64-byte TENSOR_SET then wrote past the buffer). */
+    t = f32_tensor(buf, 4096 - 18, 32);
+    t.type = GGML_TYPE_Q4_0;
+    t.nb[0] = 1u << 20;
+    t.nb[1] = t.nb[2] = t.nb[3] = 18;
+    CHECK(tensor_set(s, &t, in, sizeof in) == APIR_E_INVALID);
+    t.nb[0] = 18; /* the same block, honest: 18 bytes */
+    CHECK(tensor_set(s, &t, in, 18) == APIR_OK);
+    CHECK(tensor_set(s, &t, in, 19) == APIR_E_INVALID);
 
     apir_write_u64(msg_begin(), buf);
     CHECK(msg_send(s, APIR_CMD_BUFFER_FREE) == APIR_OK);
