@@ -90,9 +90,15 @@ void *apir_handles_remove(struct apir_handle_table *t, uint64_t h, enum apir_obj
         return NULL;
     void *obj = s->obj;
     s->obj = NULL;
-    s->type = APIR_OBJ_NONE;
-    s->gen = (s->gen + 1) & APIR_GEN_MASK; /* the old handle is now stale */
     t->n_live--;
+    if (s->gen == APIR_GEN_MASK) {
+        /* Every generation was used: the next would repeat the first handle, which could then
+         * name a new object. The slot is retired for good (one slot per 2^20 frees). */
+        s->type = APIR_OBJ_RETIRED;
+        return obj;
+    }
+    s->type = APIR_OBJ_NONE;
+    s->gen++; /* the old handle is now stale */
     uint32_t i = (uint32_t)(s - t->slots);
     if (i < t->free_hint)
         t->free_hint = i;

@@ -15,7 +15,8 @@ enum apir_obj_type {
     APIR_OBJ_BUFT = 2,
     APIR_OBJ_BUFFER = 3,
     APIR_OBJ_STREAM = 4,
-    APIR_OBJ_TYPE_COUNT
+    APIR_OBJ_TYPE_COUNT,
+    APIR_OBJ_RETIRED = 0xff /* a slot whose generations are used up: never handed out again */
 };
 
 struct apir_handle_slot {

@@ -91,6 +91,30 @@ static void test_quota(void)
     apir_handles_fini(&t);
 }
 
+/* The generation has 20 bits: after 2^20 frees of one slot it would come back to the value of
+ * the first handle, which would name a live object again. A slot whose generation is used up
+ * is retired instead, never reused. */
+static void test_generation_wrap(void)
+{
+    struct apir_handle_table t;
+    apir_handles_init(&t, 9, 0);
+    static int obj;
+    uint64_t first = apir_handles_add(&t, APIR_OBJ_BUFFER, &obj);
+    apir_handles_remove(&t, first, APIR_OBJ_BUFFER);
+    int reused_slot = 0;
+    for (uint32_t i = 1; i < (1u << 20); i++) {
+        uint64_t h = apir_handles_add(&t, APIR_OBJ_BUFFER, &obj);
+        reused_slot += (h & 0xffffff) == (first & 0xffffff);
+        apir_handles_remove(&t, h, APIR_OBJ_BUFFER);
+    }
+    CHECK(reused_slot == (1 << 20) - 1); /* the same slot, cycled through every generation */
+    uint64_t again = apir_handles_add(&t, APIR_OBJ_BUFFER, &obj);
+    CHECK(again != 0 && again != first);
+    CHECK(apir_handles_get(&t, first, APIR_OBJ_BUFFER) == NULL);
+    CHECK(apir_handles_get(&t, again, APIR_OBJ_BUFFER) == &obj);
+    apir_handles_fini(&t);
+}
+
 int main(void)
 {
     test_basic_and_stale();
@@ -98,5 +122,6 @@ int main(void)
     test_foreign();
     test_forged();
     test_quota();
+    test_generation_wrap();
     return apir_check_summary("handles");
 }
