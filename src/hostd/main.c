@@ -1,7 +1,7 @@
 /* apir-hostd: serves the host's ggml devices to guests over a unix socket.
  *
  *   apir-hostd [--socket PATH] [--backend LIB | --device NAME] [--backend-dir DIR]
- *              [--max-session-mib N] [--max-objects N] */
+ *              [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
 
 #include "../proto/fdio.h"
@@ -16,6 +16,7 @@ static void apir_hostd_usage(FILE *f)
 {
     fprintf(f, "usage: apir-hostd [--socket PATH] [--backend LIB | --device NAME]\n"
                "                  [--backend-dir DIR] [--max-session-mib N] [--max-objects N]\n"
+               "                  [--max-sessions N]   guests served at once (default 64)\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
                "/tmp/apir-<uid>.sock\n");
 }
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
             cfg.host.backend_dir = v;
         else if (!strcmp(a, "--max-session-mib"))
             cfg.host.max_session_bytes = strtoull(v, NULL, 10) << 20;
+        else if (!strcmp(a, "--max-sessions"))
+            cfg.max_sessions = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--max-objects"))
             cfg.host.max_session_objects = (uint32_t)strtoul(v, NULL, 10);
         else {

@@ -47,11 +47,15 @@ static int apir_listen(const char *path)
     return fd;
 }
 
+/* Session processes alive: each costs a process and its backend, so their number is capped. */
+static unsigned apir_live_sessions;
+
 static void apir_reap(void)
 {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        apir_live_sessions--;
         if (WIFSIGNALED(status))
             fprintf(stderr,
                     "apir-hostd: session %d ended by signal %d (other sessions unaffected)\n",
@@ -59,8 +63,17 @@ static void apir_reap(void)
     }
 }
 
-static void apir_spawn_session(int listen_fd, int fd, const struct apir_host_config *hcfg)
+static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_config *cfg)
 {
+    unsigned max = cfg->max_sessions ? cfg->max_sessions : 64;
+    if (apir_live_sessions >= max) {
+        /* Closed before any byte: the guest reports no devices and says why. */
+        fprintf(stderr, "apir-hostd: refused a connection: %u sessions already (--max-sessions)\n",
+                apir_live_sessions);
+        close(fd);
+        return;
+    }
+    const struct apir_host_config *hcfg = &cfg->host;
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "apir-hostd: fork: %s\n", strerror(errno));
@@ -74,6 +87,7 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_host_con
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a session never outlives its daemon */
         _exit(apir_session_proc_serve(fd, hcfg));
     }
+    apir_live_sessions++;
     close(fd);
 }
 
@@ -95,7 +109,7 @@ int apir_server_run(const struct apir_server_config *cfg)
             continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
-            apir_spawn_session(lfd, fd, &cfg->host);
+            apir_spawn_session(lfd, fd, cfg);
     }
     close(lfd);
     unlink(cfg->socket_path);

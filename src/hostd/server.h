@@ -9,6 +9,7 @@
 struct apir_server_config {
     const char *socket_path;
     struct apir_host_config host;
+    unsigned max_sessions; /* connections served at once; more are closed (0: default 64) */
 };
 
 /* Binds the socket (mode 0600) and serves until SIGINT/SIGTERM. Returns the exit code. */

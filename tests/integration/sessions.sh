@@ -34,4 +34,22 @@ check "a new guest is served afterwards" '[ "$after" = "$native" ]'
 
 sleep 0.5
 check "no session process left once guests are gone" '[ -z "$(pgrep -P $HOSTD_PID)" ]'
+
+# A cap on sessions: with --max-sessions 1, a second guest gets no device (one line saying
+# why, the application carries on) while the first is served; afterwards a guest is served.
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null || true
+apir_start_hostd --device CPU --max-sessions 1
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 3 >"$APIR_TMP/first" &
+first=$!
+for _ in $(seq 1 100); do grep -q connected "$APIR_TMP/first" && break; sleep 0.05; done
+rc=0
+GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 4 -t 1 -d APIR0 \
+  >/dev/null 2>"$APIR_TMP/second.err" || rc=$?
+check "a guest over the cap sees no device and exits normally" \
+  'grep -q "no APIR devices" "$APIR_TMP/second.err" && [ "$rc" -lt 128 ]'
+check "hostd logged the refusal" 'grep -q "refused a connection" "$APIR_TMP/hostd.log"'
+wait $first
+check "the guest within the cap was served" 'grep -q connected "$APIR_TMP/first"'
+sleep 0.7 # the daemon reaps the ended session on its next poll
+check "a guest is served once a session ended" '[ "$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)" = "$native" ]'
 echo "sessions: $passed passed, 0 failed"
