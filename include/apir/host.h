@@ -19,6 +19,8 @@ struct apir_session;
 
 struct apir_host_config {
     const char *backend_lib;      /* load this ggml backend library (NULL: discover all) */
+    const char *backend_reg;      /* (optional) its registration function, for a library built
+                                     without GGML_BACKEND_DL, e.g. "ggml_backend_metal_reg" */
     const char *device_name;      /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
     const char *backend_dir;      /* where to discover backend libraries (NULL: ggml default) */
     uint64_t max_session_bytes;   /* per-session buffer memory quota (0: unlimited) */

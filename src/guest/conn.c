@@ -3,6 +3,7 @@
 #include "guest.h"
 
 #include "../proto/fdio.h"
+#include "../vtest/vtest_client.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,11 +206,34 @@ static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *w
     return ok;
 }
 
-struct apir_conn *apir_conn_open(char *why, size_t whylen)
+/* APIR_TRANSPORT picks the way to the host: socket (apir-hostd), vtest (virgl_test_server)
+ * or virtgpu (a virtio-gpu render node). Default: virtgpu in a VM that has such a node, else
+ * the socket. */
+static struct apir_transport *apir_conn_transport(char *why, size_t whylen)
 {
+    const char *kind = getenv("APIR_TRANSPORT");
+    if (!kind || !*kind)
+        kind = apir_transport_virtgpu_present() ? "virtgpu" : "socket";
+    if (strcmp(kind, "vtest") == 0) {
+        const char *p = getenv("APIR_VTEST_SOCKET");
+        return apir_transport_vtest_open(p && *p ? p : APIR_VTEST_DEFAULT_SOCKET, why, whylen);
+    }
+    if (strcmp(kind, "virtgpu") == 0) {
+        const char *node = getenv("APIR_VIRTGPU_NODE");
+        return apir_transport_virtgpu_open(node && *node ? node : NULL, why, whylen);
+    }
+    if (strcmp(kind, "socket") != 0) {
+        snprintf(why, whylen, "APIR_TRANSPORT=%s is none of socket, vtest, virtgpu", kind);
+        return NULL;
+    }
     char path[256];
     apir_socket_default_path(path, sizeof path);
-    struct apir_transport *tp = apir_transport_socket_open(path, why, whylen);
+    return apir_transport_socket_open(path, why, whylen);
+}
+
+struct apir_conn *apir_conn_open(char *why, size_t whylen)
+{
+    struct apir_transport *tp = apir_conn_transport(why, whylen);
     if (!tp)
         return NULL;
     struct apir_conn *conn = calloc(1, sizeof *conn);

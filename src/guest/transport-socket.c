@@ -142,7 +142,7 @@ static bool apir_sock_region_create(struct apir_transport *t, size_t size,
         close(fd);
         return false;
     }
-    *out = (struct apir_shm_region){++st->next_region, p, size, fd};
+    *out = (struct apir_shm_region){.id = ++st->next_region, .ptr = p, .size = size, .fd = fd};
     return true;
 }
 

@@ -15,7 +15,8 @@ struct apir_shm_region {
     uint32_t id;
     void *ptr;
     size_t size;
-    int fd; /* socket transport: the memfd; -1 when none */
+    int fd;          /* socket transport: the memfd; -1 when none */
+    uint32_t handle; /* the transport's own name for it (virtgpu: the GEM handle) */
 };
 
 struct apir_transport_ops {
@@ -47,5 +48,11 @@ struct apir_transport {
 
 /* Connects to apir-hostd. NULL with a reason in why on failure. */
 struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen);
+/* virgl_test_server's socket (vm.h: virglrenderer's APIR context without a VM). */
+struct apir_transport *apir_transport_vtest_open(const char *path, char *why, size_t whylen);
+/* A virtio-gpu render node (NULL path: the first whose driver is virtio_gpu). */
+struct apir_transport *apir_transport_virtgpu_open(const char *path, char *why, size_t whylen);
+/* Whether a virtio-gpu render node exists (the default transport's choice). */
+bool apir_transport_virtgpu_present(void);
 
 #endif

@@ -2,6 +2,7 @@
  * served. Process-wide and read-only after creation; sessions only reference it. */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,28 @@ static void apir_host_pick_best(struct apir_host *h)
     }
 }
 
+/* A backend library: a dynamic ggml backend (GGML_BACKEND_DL) through ggml's loader, or a
+ * plain library whose registration function is named (virglrenderer's ggml.library.reg). The
+ * library stays loaded for the life of the process, as ggml's own loader keeps its. */
+static ggml_backend_reg_t apir_host_load_lib(const struct apir_host_config *cfg)
+{
+    if (!cfg->backend_reg)
+        return ggml_backend_load(cfg->backend_lib);
+    void *lib = dlopen(cfg->backend_lib, RTLD_NOW | RTLD_LOCAL);
+    ggml_backend_reg_t (*reg_fn)(void) = NULL;
+    if (lib)
+        *(void **)&reg_fn = dlsym(lib, cfg->backend_reg);
+    ggml_backend_reg_t reg = reg_fn ? reg_fn() : NULL;
+    if (reg)
+        ggml_backend_register(reg);
+    return reg;
+}
+
 static bool apir_host_load(struct apir_host *h, const struct apir_host_config *cfg, char *err,
                            size_t errlen)
 {
     if (cfg->backend_lib) {
-        ggml_backend_reg_t reg = ggml_backend_load(cfg->backend_lib);
+        ggml_backend_reg_t reg = apir_host_load_lib(cfg);
         if (!reg) {
             snprintf(err, errlen, "cannot load ggml backend library %s", cfg->backend_lib);
             return false;

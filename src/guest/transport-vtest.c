@@ -1,0 +1,127 @@
+/* The vtest transport: virglrenderer's APIR context through virgl_test_server, no VM. Blobs
+ * are HOST3D + MAPPABLE (GUEST blobs never reach an APIR context), their memory arrives as a
+ * descriptor; commands go with SUBMIT_CMD2, without fences (APIR has none). The outer protocol
+ * is vm.c's. */
+#include "vm.h"
+
+#include "../proto/virgl_abi.h"
+#include "../vtest/vtest_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct apir_vtest_transport {
+    struct apir_vm vm;
+    struct apir_vtest v;
+};
+
+static struct apir_vtest *apir_vt(struct apir_vm *vm)
+{
+    return &((struct apir_vtest_transport *)vm)->v;
+}
+
+static bool apir_vt_blob_create(struct apir_vm *vm, size_t size, struct apir_shm_region *out)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t ps = page > 0 ? (size_t)page : 4096;
+    if (size == 0 || size > SIZE_MAX - ps)
+        return false;
+    size = (size + ps - 1) / ps * ps;
+    uint32_t res_id;
+    int fd;
+    if (!apir_vtest_blob_create(apir_vt(vm), APIR_VTEST_BLOB_HOST3D, APIR_VTEST_BLOB_FLAG_MAPPABLE,
+                                size, 0, &res_id, &fd))
+        return false;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd); /* the mapping keeps the memory */
+    if (p == MAP_FAILED) {
+        apir_vtest_resource_unref(apir_vt(vm), res_id);
+        return false;
+    }
+    *out = (struct apir_shm_region){.id = res_id, .ptr = p, .size = size, .fd = -1};
+    return true;
+}
+
+static void apir_vt_blob_destroy(struct apir_vm *vm, struct apir_shm_region *b)
+{
+    if (b->ptr)
+        munmap(b->ptr, b->size);
+    if (b->id)
+        apir_vtest_resource_unref(apir_vt(vm), b->id);
+    memset(b, 0, sizeof *b);
+    b->fd = -1;
+}
+
+static bool apir_vt_submit(struct apir_vm *vm, const void *cmd, size_t len)
+{
+    return apir_vtest_submit(apir_vt(vm), cmd, len);
+}
+
+static bool apir_vt_alive(struct apir_vm *vm)
+{
+    return apir_vtest_alive(apir_vt(vm));
+}
+
+static void apir_vt_destroy(struct apir_vm *vm)
+{
+    apir_vtest_close(apir_vt(vm));
+    free(vm);
+}
+
+static const struct apir_vm_ops apir_vtest_vm_ops = {
+    .blob_create = apir_vt_blob_create,
+    .blob_destroy = apir_vt_blob_destroy,
+    .submit = apir_vt_submit,
+    .alive = apir_vt_alive,
+    .destroy = apir_vt_destroy,
+};
+
+/* Capset 10 must be there and say APIR runs: the server may answer "valid" with zeros. */
+static bool apir_vt_check_capset(struct apir_vtest *v, const char *path, char *why, size_t n)
+{
+    struct apir_virgl_capset caps = {0};
+    size_t got;
+    bool valid;
+    if (!apir_vtest_get_capset(v, APIR_VIRGL_CAPSET_ID, 0, &caps, sizeof caps, &got, &valid)) {
+        snprintf(why, n, "virgl_test_server at %s: GET_CAPSET failed", path);
+        return false;
+    }
+    if (!valid || got < sizeof caps.apir_version || caps.apir_version == 0) {
+        snprintf(why, n,
+                 "virgl_test_server at %s has no APIR context (capset 10; start it with "
+                 "--venus from a build with -Dapir=true)",
+                 path);
+        return false;
+    }
+    return true;
+}
+
+struct apir_transport *apir_transport_vtest_open(const char *path, char *why, size_t whylen)
+{
+    struct apir_vtest_transport *vt = calloc(1, sizeof *vt);
+    if (!vt) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    why[0] = '\0';
+    vt->vm.base.ops = &apir_vm_transport_ops;
+    vt->vm.vops = &apir_vtest_vm_ops;
+    vt->vm.reply.fd = -1;
+    snprintf(vt->vm.base.desc, sizeof vt->vm.base.desc, "vtest:%.100s", path);
+    if (!apir_vtest_connect(&vt->v, path, "ggml-apir", why, whylen)) {
+        free(vt);
+        return NULL;
+    }
+    if (!apir_vt_check_capset(&vt->v, path, why, whylen) ||
+        !apir_vtest_context_init(&vt->v, APIR_VIRGL_CAPSET_ID) ||
+        !apir_vm_init(&vt->vm, &apir_vtest_vm_ops, why, whylen)) {
+        if (!*why)
+            snprintf(why, whylen, "virgl_test_server at %s: CONTEXT_INIT failed", path);
+        vt->vm.base.ops->destroy(&vt->vm.base);
+        return NULL;
+    }
+    return &vt->vm.base;
+}

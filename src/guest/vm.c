@@ -1,0 +1,215 @@
+/* The outer protocol over a VM transport (vm.h). One command is in flight at a time (the
+ * connection serializes calls), so one reply blob serves them all: its word is cleared before
+ * a submit and polled after. The host is not trusted with our memory: the reply header is
+ * checked against the window before anything is copied out. */
+#include "vm.h"
+
+#include "../proto/virgl_abi.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define APIR_VM_REPLY_SIZE ((size_t)APIR_VIRGL_REPLY_DATA + APIR_HDR_SIZE + APIR_MAX_PAYLOAD)
+#define APIR_VM_CMD_HDR 12u /* cmd_type, flags, reply_res_id */
+#define APIR_VM_DEFAULT_TIMEOUT_S 600
+#define APIR_VM_LOAD_TIMEOUT_MS 60000
+#define APIR_VM_SPIN_US 5u
+#define APIR_VM_YIELD_US 100u
+#define APIR_VM_SLEEP_MAX_US 1000u
+
+static uint64_t apir_vm_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static _Atomic uint32_t *apir_vm_word(struct apir_vm *vm)
+{
+    return (_Atomic uint32_t *)vm->reply.ptr;
+}
+
+/* Assembles {cmd_type, flags, reply res id} + payload (zero-padded to 4) and submits it with
+ * the reply word cleared. */
+static bool apir_vm_send(struct apir_vm *vm, uint32_t type, uint32_t flags, const void *payload,
+                         size_t len)
+{
+    size_t total = APIR_VM_CMD_HDR + (len + 3) / 4 * 4;
+    if (total > vm->cmd_cap)
+        return false;
+    uint32_t hdr[3] = {type, flags, vm->reply.id};
+    memcpy(vm->cmd, hdr, sizeof hdr);
+    if (len)
+        memcpy(vm->cmd + APIR_VM_CMD_HDR, payload, len);
+    memset(vm->cmd + APIR_VM_CMD_HDR + len, 0, total - APIR_VM_CMD_HDR - len);
+    atomic_store_explicit(apir_vm_word(vm), 0, memory_order_relaxed);
+    return vm->vops->submit(vm, vm->cmd, total);
+}
+
+/* Polls the reply word: spin (a reply within microseconds costs no sleep), then yield, then
+ * sleep with a growing period. Bounded by the timeout and the backend's liveness.
+ * *result: the outer result (word - 1). */
+static bool apir_vm_await(struct apir_vm *vm, uint32_t *result)
+{
+    int limit_ms = vm->timeout_ms ? vm->timeout_ms : vm->default_timeout_ms;
+    uint64_t start = apir_vm_now_us(), deadline = start + (uint64_t)limit_ms * 1000u;
+    uint64_t next_alive = start + 100000u;
+    unsigned sleep_us = 20;
+    for (;;) {
+        uint32_t w = atomic_load_explicit(apir_vm_word(vm), memory_order_acquire);
+        if (w) {
+            *result = w - 1;
+            return true;
+        }
+        uint64_t now = apir_vm_now_us();
+        if (now >= deadline)
+            return false;
+        if (now - start < vm->spin_us)
+            continue;
+        if (now - start < vm->yield_us) {
+            sched_yield();
+            continue;
+        }
+        if (now >= next_alive) {
+            if (vm->vops->alive && !vm->vops->alive(vm))
+                return false;
+            next_alive = now + 100000u;
+        }
+        struct timespec ts = {0, (long)sleep_us * 1000};
+        nanosleep(&ts, NULL);
+        if (sleep_us < APIR_VM_SLEEP_MAX_US)
+            sleep_us *= 2;
+    }
+}
+
+static bool apir_vm_submit(struct apir_transport *t, const void *msg, size_t len,
+                           const struct apir_shm_region *attach)
+{
+    (void)attach; /* blobs are the host's already: REGION_ATTACH names its resource id */
+    struct apir_vm *vm = (struct apir_vm *)t;
+    t->last_via_ring = false; /* no ring: one command per submission */
+    return apir_vm_send(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_MESSAGE, msg, len);
+}
+
+static bool apir_vm_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
+                         struct apir_writer *reply)
+{
+    struct apir_vm *vm = (struct apir_vm *)t;
+    uint32_t result;
+    if (!apir_vm_await(vm, &result) || result != APIR_VIRGL_FORWARD_BASE + APIR_VIRGL_DISPATCH_OK)
+        return false;
+    const uint8_t *data = (const uint8_t *)vm->reply.ptr + APIR_VIRGL_REPLY_DATA;
+    size_t window = vm->reply.size - APIR_VIRGL_REPLY_DATA;
+    if (!apir_rep_hdr_decode(data, hdr) || hdr->len > window - APIR_HDR_SIZE)
+        return false;
+    if (hdr->len == 0)
+        return true;
+    void *dst = apir_write_reserve(reply, hdr->len);
+    if (!dst)
+        return false;
+    memcpy(dst, data + APIR_HDR_SIZE, hdr->len);
+    return true;
+}
+
+static bool apir_vm_region_create(struct apir_transport *t, size_t size,
+                                  struct apir_shm_region *out)
+{
+    struct apir_vm *vm = (struct apir_vm *)t;
+    return vm->vops->blob_create(vm, size, out);
+}
+
+static void apir_vm_region_destroy(struct apir_transport *t, struct apir_shm_region *r)
+{
+    struct apir_vm *vm = (struct apir_vm *)t;
+    vm->vops->blob_destroy(vm, r);
+}
+
+static void apir_vm_set_timeout(struct apir_transport *t, int ms)
+{
+    ((struct apir_vm *)t)->timeout_ms = ms;
+}
+
+static void apir_vm_destroy(struct apir_transport *t)
+{
+    struct apir_vm *vm = (struct apir_vm *)t;
+    if (vm->reply.ptr)
+        vm->vops->blob_destroy(vm, &vm->reply);
+    free(vm->cmd);
+    vm->vops->destroy(vm);
+}
+
+const struct apir_transport_ops apir_vm_transport_ops = {
+    .submit = apir_vm_submit,
+    .wait = apir_vm_wait,
+    .region_create = apir_vm_region_create,
+    .region_destroy = apir_vm_region_destroy,
+    .set_timeout = apir_vm_set_timeout,
+    .destroy = apir_vm_destroy,
+};
+
+static unsigned apir_vm_env_uint(const char *name, unsigned dflt)
+{
+    const char *e = getenv(name);
+    return e && *e ? (unsigned)strtoul(e, NULL, 10) : dflt;
+}
+
+/* HandShake: the host must answer with the magic; LoadLibrary: it must load ours. */
+static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen)
+{
+    uint32_t ver[2] = {APIR_VIRGL_OUTER_MAJOR, APIR_VIRGL_OUTER_MINOR}, r;
+    if (!apir_vm_send(vm, APIR_VIRGL_CMD_HANDSHAKE, 0, ver, sizeof ver) || !apir_vm_await(vm, &r)) {
+        snprintf(why, whylen, "no answer to the APIR handshake from %s", vm->base.desc);
+        return false;
+    }
+    if (r != APIR_VIRGL_MAGIC) {
+        snprintf(why, whylen, "%s answered the APIR handshake with %u, not 0x%x", vm->base.desc, r,
+                 APIR_VIRGL_MAGIC);
+        return false;
+    }
+    if (!apir_vm_send(vm, APIR_VIRGL_CMD_LOAD_LIBRARY, 0, NULL, 0) || !apir_vm_await(vm, &r)) {
+        snprintf(why, whylen, "no answer to LoadLibrary from %s", vm->base.desc);
+        return false;
+    }
+    static const char *const reasons[] = {
+        [APIR_VIRGL_LOAD_NO_CONFIG] = "no library configured (apir.load_library.path / "
+                                      "VIRGL_APIR_BACKEND_LIBRARY)",
+        [APIR_VIRGL_LOAD_CANNOT_OPEN] = "cannot open the configured library",
+        [APIR_VIRGL_LOAD_NO_SYMBOL] = "the library lacks the apir_backend_* entry points",
+    };
+    if (r == APIR_VIRGL_LOAD_OK || r == APIR_VIRGL_LOAD_ALREADY)
+        return true;
+    if (r >= APIR_VIRGL_LOAD_INIT_BASE)
+        snprintf(why, whylen,
+                 "the host library failed to initialize on %s (code %u; see the "
+                 "host's log)",
+                 vm->base.desc, r - APIR_VIRGL_LOAD_INIT_BASE);
+    else
+        snprintf(why, whylen, "virglrenderer at %s cannot load the host library: %s", vm->base.desc,
+                 r < 6 && reasons[r] ? reasons[r] : "unknown error");
+    return false;
+}
+
+bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why, size_t whylen)
+{
+    vm->vops = vops;
+    vm->default_timeout_ms =
+        (int)apir_vm_env_uint("APIR_TIMEOUT_S", APIR_VM_DEFAULT_TIMEOUT_S) * 1000;
+    vm->spin_us = apir_vm_env_uint("APIR_VM_SPIN_US", APIR_VM_SPIN_US);
+    vm->yield_us = apir_vm_env_uint("APIR_VM_YIELD_US", APIR_VM_YIELD_US);
+    vm->cmd_cap = APIR_VM_CMD_HDR + APIR_HDR_SIZE + APIR_MAX_PAYLOAD + 4;
+    vm->cmd = malloc(vm->cmd_cap);
+    if (!vm->cmd || !vops->blob_create(vm, APIR_VM_REPLY_SIZE, &vm->reply)) {
+        snprintf(why, whylen, "cannot create the reply blob on %s", vm->base.desc);
+        return false;
+    }
+    /* Loading a GPU backend on the host can take seconds: bounded, but not by the 5 s that
+     * HELLO gets. */
+    vm->timeout_ms = APIR_VM_LOAD_TIMEOUT_MS;
+    bool ok = apir_vm_outer_handshake(vm, why, whylen);
+    vm->timeout_ms = 0;
+    return ok;
+}

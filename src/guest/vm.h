@@ -1,0 +1,42 @@
+/* The outer protocol of virglrenderer's APIR context, shared by the guest's two VM transports
+ * (vtest and virtgpu): reply blob and reply word, HandShake, LoadLibrary, and ggml-apir
+ * messages inside Forward (src/proto/virgl_abi.h). The transports differ only in how a command
+ * and a blob reach virglrenderer: they supply struct apir_vm_ops. */
+#ifndef APIR_GUEST_VM_H
+#define APIR_GUEST_VM_H
+
+#include "transport.h"
+
+struct apir_vm;
+
+struct apir_vm_ops {
+    /* A HOST3D, mappable blob of at least size bytes, mapped: out->id is the resource id the
+     * host resolves (get_shmem_ptr), out->handle the backend's own name for it. */
+    bool (*blob_create)(struct apir_vm *vm, size_t size, struct apir_shm_region *out);
+    void (*blob_destroy)(struct apir_vm *vm, struct apir_shm_region *b);
+    /* Hands one command (len bytes, a multiple of 4) to the context. */
+    bool (*submit)(struct apir_vm *vm, const void *cmd, size_t len);
+    /* (optional) false once the host side is known gone; defaults to always alive. */
+    bool (*alive)(struct apir_vm *vm);
+    void (*destroy)(struct apir_vm *vm);
+};
+
+struct apir_vm {
+    struct apir_transport base;
+    const struct apir_vm_ops *vops;
+    struct apir_shm_region reply; /* reply word, then reply data */
+    uint8_t *cmd;                 /* where commands are assembled */
+    size_t cmd_cap;
+    int timeout_ms; /* one reply's bound (set_timeout; 0: APIR_TIMEOUT_S's) */
+    int default_timeout_ms;
+    unsigned spin_us, yield_us; /* reply polling: spin, then yield, then sleep */
+};
+
+/* Once the backend has its context: creates the reply blob, then HandShake and LoadLibrary.
+ * false with a reason in why (the caller then destroys the transport). */
+bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why, size_t whylen);
+
+/* The transport interface over vops (install in base.ops before apir_vm_init). */
+extern const struct apir_transport_ops apir_vm_transport_ops;
+
+#endif

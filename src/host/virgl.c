@@ -1,0 +1,203 @@
+/* The second front door: virglrenderer's APIR context loads libapir-host.so and calls these
+ * three entry points (src/proto/virgl_abi.h). One session per virgl context; ggml-apir
+ * messages arrive inside Forward and their replies are written straight into the reply blob
+ * the guest named; shared regions are blob resources resolved with get_shmem_ptr.
+ *
+ * Configuration comes from virglrenderer's get_config, read once at initialize (that call
+ * allocates and logs on every use in the pinned virglrenderer), with an environment variable
+ * of the same meaning as fallback (docs/deploy.md lists them). */
+#include "../proto/virgl_abi.h"
+#include "internal.h"
+#include "mapping.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct apir_virgl_ctx {
+    uint32_t ctx_id;
+    struct apir_virgl_callbacks cbs;
+    struct apir_session *session;
+};
+
+/* Contexts of this process. With virglrenderer's render server each context has a process of
+ * its own; in-process virglrenderer may hold several, served one call at a time each. */
+static pthread_mutex_t apir_virgl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct apir_virgl_ctx **apir_virgl_ctxs;
+static size_t apir_virgl_n;
+/* ggml's backend registry is process-wide: one host for every context of the process. */
+static struct apir_host *apir_virgl_host;
+
+static struct apir_virgl_ctx *apir_virgl_find(uint32_t ctx_id)
+{
+    for (size_t i = 0; i < apir_virgl_n; i++)
+        if (apir_virgl_ctxs[i]->ctx_id == ctx_id)
+            return apir_virgl_ctxs[i];
+    return NULL;
+}
+
+/* A config value: virglrenderer's key first, then the environment. */
+static const char *apir_virgl_config(struct apir_virgl_callbacks *cbs, uint32_t ctx_id,
+                                     const char *key, const char *env)
+{
+    const char *v = cbs && cbs->get_config ? cbs->get_config(ctx_id, key) : NULL;
+    if (!v || !*v)
+        v = getenv(env);
+    return v && *v ? v : NULL;
+}
+
+static uint64_t apir_virgl_config_u64(struct apir_virgl_callbacks *cbs, uint32_t ctx_id,
+                                      const char *key, const char *env)
+{
+    const char *v = apir_virgl_config(cbs, ctx_id, key, env);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* virglrenderer dlcloses this library when its context ends, while ggml's backends (and their
+ * OpenMP threads) stay loaded: pin ourselves so our code and ggml are never unmapped under
+ * them. */
+static void apir_virgl_pin_library(void)
+{
+    Dl_info info;
+    if (dladdr((void *)apir_virgl_pin_library, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
+static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, uint32_t ctx_id)
+{
+    if (apir_virgl_host)
+        return apir_virgl_host;
+    struct apir_host_config cfg = {
+        .backend_lib =
+            apir_virgl_config(cbs, ctx_id, "ggml.library.path", "APIR_LLAMA_CPP_GGML_LIBRARY_PATH"),
+        .backend_reg =
+            apir_virgl_config(cbs, ctx_id, "ggml.library.reg", "APIR_LLAMA_CPP_GGML_LIBRARY_REG"),
+        .device_name = apir_virgl_config(cbs, ctx_id, "ggml-apir.device", "APIR_HOST_DEVICE"),
+        .backend_dir =
+            apir_virgl_config(cbs, ctx_id, "ggml-apir.backend_dir", "APIR_HOST_BACKEND_DIR"),
+        .max_session_bytes = apir_virgl_config_u64(cbs, ctx_id, "ggml-apir.max_session_mib",
+                                                   "APIR_HOST_MAX_SESSION_MIB")
+                             << 20,
+        .max_session_objects = (uint32_t)apir_virgl_config_u64(cbs, ctx_id, "ggml-apir.max_objects",
+                                                               "APIR_HOST_MAX_OBJECTS"),
+    };
+    char err[256];
+    apir_virgl_host = apir_host_create(&cfg, err, sizeof err);
+    if (!apir_virgl_host)
+        fprintf(stderr, "apir-host: virgl context %u: %s\n", ctx_id, err);
+    return apir_virgl_host;
+}
+
+/* Region ops over blob resources. virglrenderer gives a pointer but no size, so the mapping
+ * itself is asked (mapping.c): a guest naming a small blob with a large size is refused. */
+static void *apir_virgl_region_map(void *user, uint32_t id, uint64_t size)
+{
+    struct apir_virgl_ctx *c = user;
+    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, id) : NULL;
+    if (!p || !apir_mapping_covers((const void *)p, size))
+        return NULL;
+    return (void *)p;
+}
+
+static void apir_virgl_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
+{
+    (void)user, (void)id, (void)ptr, (void)size; /* the blob is virglrenderer's */
+}
+
+static bool apir_virgl_add(struct apir_virgl_ctx *c)
+{
+    struct apir_virgl_ctx **grown =
+        realloc(apir_virgl_ctxs, (apir_virgl_n + 1) * sizeof *apir_virgl_ctxs);
+    if (!grown)
+        return false;
+    apir_virgl_ctxs = grown;
+    apir_virgl_ctxs[apir_virgl_n++] = c;
+    return true;
+}
+
+uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_virgl_callbacks *cbs)
+{
+    pthread_mutex_lock(&apir_virgl_lock);
+    apir_virgl_pin_library();
+    uint32_t ret = 0;
+    struct apir_host *host = apir_virgl_find(ctx_id) ? NULL : apir_virgl_host_get(cbs, ctx_id);
+    struct apir_virgl_ctx *c = host ? calloc(1, sizeof *c) : NULL;
+    if (!host)
+        ret = 1; /* LoadLibrary answers APIR_VIRGL_LOAD_INIT_BASE + 1 */
+    else if (!c || !cbs || !(c->session = apir_session_create(host)) || !apir_virgl_add(c))
+        ret = 2;
+    if (ret == 0) {
+        c->ctx_id = ctx_id;
+        c->cbs = *cbs;
+        struct apir_region_ops ops = {apir_virgl_region_map, apir_virgl_region_unmap, c};
+        apir_session_set_region_ops(c->session, &ops);
+    } else if (c) {
+        if (c->session)
+            apir_session_destroy(c->session);
+        free(c);
+    }
+    pthread_mutex_unlock(&apir_virgl_lock);
+    return ret;
+}
+
+void apir_backend_deinit(uint32_t ctx_id)
+{
+    pthread_mutex_lock(&apir_virgl_lock);
+    for (size_t i = 0; i < apir_virgl_n; i++) {
+        struct apir_virgl_ctx *c = apir_virgl_ctxs[i];
+        if (c->ctx_id != ctx_id)
+            continue;
+        apir_virgl_ctxs[i] = apir_virgl_ctxs[--apir_virgl_n];
+        apir_session_destroy(c->session);
+        free(c);
+        break;
+    }
+    pthread_mutex_unlock(&apir_virgl_lock);
+}
+
+/* One framed request in [dec, dec_end) (virglrenderer pads it to 4 bytes), its reply framed
+ * into [enc, enc_end). Returns enum apir_virgl_dispatch; *used: reply bytes written. */
+static uint32_t apir_virgl_forward(struct apir_session *s, const uint8_t *dec, size_t avail,
+                                   uint8_t *enc, size_t window, size_t *used)
+{
+    struct apir_req_hdr h;
+    if (window < APIR_HDR_SIZE)
+        return APIR_VIRGL_DISPATCH_NO_WINDOW;
+    if (avail < APIR_HDR_SIZE || !apir_req_hdr_decode(dec, &h) || h.len > avail - APIR_HDR_SIZE ||
+        avail - APIR_HDR_SIZE - h.len > 3)
+        return APIR_VIRGL_DISPATCH_BAD_FRAME;
+    size_t rlen = 0;
+    int st = apir_session_execute(s, h.cmd, dec + APIR_HDR_SIZE, h.len, enc + APIR_HDR_SIZE,
+                                  window - APIR_HDR_SIZE, &rlen);
+    struct apir_rep_hdr rh = {APIR_MAGIC_REP, st, h.seq, (uint32_t)rlen};
+    apir_rep_hdr_encode(enc, &rh);
+    *used = APIR_HDR_SIZE + rlen;
+    return APIR_VIRGL_DISPATCH_OK;
+}
+
+uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *cbs,
+                                 uint32_t cmd_type, char *dec_cur, const char *dec_end,
+                                 char *enc_cur, const char *enc_end, char **enc_cur_after)
+{
+    (void)cbs; /* the ones given at initialize are kept */
+    if (enc_cur_after)
+        *enc_cur_after = enc_cur;
+    if (!dec_cur || !dec_end || !enc_cur || !enc_end || !enc_cur_after || dec_end < dec_cur ||
+        enc_end < enc_cur)
+        return APIR_VIRGL_DISPATCH_BAD_FRAME;
+    pthread_mutex_lock(&apir_virgl_lock);
+    struct apir_virgl_ctx *c = apir_virgl_find(ctx_id);
+    pthread_mutex_unlock(&apir_virgl_lock);
+    if (!c)
+        return APIR_VIRGL_DISPATCH_NO_SESSION;
+    if (cmd_type != APIR_VIRGL_FWD_MESSAGE)
+        return APIR_VIRGL_DISPATCH_BAD_TYPE;
+    size_t used = 0;
+    uint32_t r =
+        apir_virgl_forward(c->session, (const uint8_t *)dec_cur, (size_t)(dec_end - dec_cur),
+                           (uint8_t *)enc_cur, (size_t)(enc_end - enc_cur), &used);
+    *enc_cur_after = enc_cur + used;
+    return r;
+}
