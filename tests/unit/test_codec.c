@@ -173,6 +173,18 @@ static void test_graph_structure(void)
     CHECK(apir_wire_graph_decode(&r, &g) && g.tensors[1].src[1] == 1);
     apir_wire_graph_free(&g);
     t.src[1] = -1;
+    /* The same node more often than there are tensors: ggml_graph_add_node does not dedupe
+     * (test-backend-ops perf adds one node 8192 times). Legal, so decoded. */
+    apir_writer_reset(&w);
+    apir_write_u32(&w, 1);
+    t.src[0] = -1;
+    apir_wire_tensor_encode(&w, &t);
+    apir_write_u32(&w, 3);
+    for (int i = 0; i < 3; i++)
+        apir_write_i32(&w, 0);
+    apir_reader_init(&r, w.buf, w.len);
+    CHECK(apir_wire_graph_decode(&r, &g) && g.n_nodes == 3 && g.nodes[2] == 0);
+    apir_wire_graph_free(&g);
     /* A tensor count larger than the payload could hold is refused before allocating. */
     apir_writer_reset(&w);
     apir_write_u32(&w, 60000);
