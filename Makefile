@@ -12,10 +12,11 @@ deps:
 	@bash scripts/install-deps.sh
 	@bash scripts/deps.sh >/dev/null
 
-$(BUILD)/build.ninja: CMakeLists.txt tests/CMakeLists.txt
+$(BUILD)/build.ninja: CMakeLists.txt tests/CMakeLists.txt scripts/deps.sh scripts/deps-virgl.sh
 	@bash scripts/install-deps.sh
 	@dir=$$(bash scripts/deps.sh | tail -n 1) && \
-	  cmake -S . -B $(BUILD) -G Ninja -DLLAMA_CPP_DIR="$$dir" >/dev/null
+	  virgl=$$(bash scripts/deps-virgl.sh | tail -n 1) && \
+	  cmake -S . -B $(BUILD) -G Ninja -DLLAMA_CPP_DIR="$$dir" -DVIRGL_BUILD_DIR="$$virgl" >/dev/null
 
 build: $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS)

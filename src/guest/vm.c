@@ -86,12 +86,35 @@ static bool apir_vm_await(struct apir_vm *vm, uint32_t *result)
     }
 }
 
+/* A message larger than a command may be goes through a blob kept for that (grown by
+ * doubling): the command only names it. */
+static bool apir_vm_send_large(struct apir_vm *vm, const void *msg, size_t len)
+{
+    if (len > UINT32_MAX)
+        return false;
+    if (vm->large.size < len) {
+        size_t want = vm->large.size ? vm->large.size : APIR_VIRGL_INLINE_MAX;
+        while (want < len)
+            want *= 2;
+        if (vm->large.ptr)
+            vm->vops->blob_destroy(vm, &vm->large);
+        if (!vm->vops->blob_create(vm, want, &vm->large))
+            return false;
+    }
+    memcpy(vm->large.ptr, msg, len);
+    uint32_t ref[2] = {vm->large.id, (uint32_t)len};
+    return apir_vm_send(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_MESSAGE_IN_BLOB, ref,
+                        sizeof ref);
+}
+
 static bool apir_vm_submit(struct apir_transport *t, const void *msg, size_t len,
                            const struct apir_shm_region *attach)
 {
     (void)attach; /* blobs are the host's already: REGION_ATTACH names its resource id */
     struct apir_vm *vm = (struct apir_vm *)t;
     t->last_via_ring = false; /* no ring: one command per submission */
+    if (APIR_VM_CMD_HDR + len > APIR_VIRGL_INLINE_MAX)
+        return apir_vm_send_large(vm, msg, len);
     return apir_vm_send(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_MESSAGE, msg, len);
 }
 
@@ -138,6 +161,8 @@ static void apir_vm_destroy(struct apir_transport *t)
     struct apir_vm *vm = (struct apir_vm *)t;
     if (vm->reply.ptr)
         vm->vops->blob_destroy(vm, &vm->reply);
+    if (vm->large.ptr)
+        vm->vops->blob_destroy(vm, &vm->large);
     free(vm->cmd);
     vm->vops->destroy(vm);
 }
@@ -200,7 +225,7 @@ bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why,
         (int)apir_vm_env_uint("APIR_TIMEOUT_S", APIR_VM_DEFAULT_TIMEOUT_S) * 1000;
     vm->spin_us = apir_vm_env_uint("APIR_VM_SPIN_US", APIR_VM_SPIN_US);
     vm->yield_us = apir_vm_env_uint("APIR_VM_YIELD_US", APIR_VM_YIELD_US);
-    vm->cmd_cap = APIR_VM_CMD_HDR + APIR_HDR_SIZE + APIR_MAX_PAYLOAD + 4;
+    vm->cmd_cap = APIR_VIRGL_INLINE_MAX;
     vm->cmd = malloc(vm->cmd_cap);
     if (!vm->cmd || !vops->blob_create(vm, APIR_VM_REPLY_SIZE, &vm->reply)) {
         snprintf(why, whylen, "cannot create the reply blob on %s", vm->base.desc);

@@ -25,6 +25,7 @@ struct apir_vm {
     struct apir_transport base;
     const struct apir_vm_ops *vops;
     struct apir_shm_region reply; /* reply word, then reply data */
+    struct apir_shm_region large; /* messages too large for a command (MESSAGE_IN_BLOB) */
     uint8_t *cmd;                 /* where commands are assembled */
     size_t cmd_cap;
     int timeout_ms; /* one reply's bound (set_timeout; 0: APIR_TIMEOUT_S's) */

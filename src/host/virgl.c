@@ -20,6 +20,8 @@ struct apir_virgl_ctx {
     uint32_t ctx_id;
     struct apir_virgl_callbacks cbs;
     struct apir_session *session;
+    uint8_t *copy; /* MESSAGE_IN_BLOB: the message, copied out of guest-writable memory */
+    size_t copy_cap;
 };
 
 /* Contexts of this process. With virglrenderer's render server each context has a process of
@@ -151,6 +153,7 @@ void apir_backend_deinit(uint32_t ctx_id)
             continue;
         apir_virgl_ctxs[i] = apir_virgl_ctxs[--apir_virgl_n];
         apir_session_destroy(c->session);
+        free(c->copy);
         free(c);
         break;
     }
@@ -177,6 +180,33 @@ static uint32_t apir_virgl_forward(struct apir_session *s, const uint8_t *dec, s
     return APIR_VIRGL_DISPATCH_OK;
 }
 
+/* MESSAGE_IN_BLOB: {res_id, len} names a message at the start of a blob. The guest can write
+ * the blob at any moment, so the message is copied out first; the blob must really hold len
+ * bytes (virglrenderer gives a pointer, the mapping gives the size). */
+static uint32_t apir_virgl_forward_blob(struct apir_virgl_ctx *c, const uint8_t *dec, size_t avail,
+                                        uint8_t *enc, size_t window, size_t *used)
+{
+    uint32_t ref[2];
+    if (avail != sizeof ref)
+        return APIR_VIRGL_DISPATCH_BAD_FRAME;
+    memcpy(ref, dec, sizeof ref);
+    uint32_t len = ref[1];
+    if (len < APIR_HDR_SIZE || len > APIR_HDR_SIZE + APIR_MAX_PAYLOAD)
+        return APIR_VIRGL_DISPATCH_BAD_FRAME;
+    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, ref[0]) : NULL;
+    if (!p || !apir_mapping_covers((const void *)p, len))
+        return APIR_VIRGL_DISPATCH_BAD_BLOB;
+    if (c->copy_cap < len) {
+        uint8_t *grown = realloc(c->copy, len);
+        if (!grown)
+            return APIR_VIRGL_DISPATCH_NO_MEMORY;
+        c->copy = grown;
+        c->copy_cap = len;
+    }
+    memcpy(c->copy, (const void *)p, len);
+    return apir_virgl_forward(c->session, c->copy, len, enc, window, used);
+}
+
 uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *cbs,
                                  uint32_t cmd_type, char *dec_cur, const char *dec_end,
                                  char *enc_cur, const char *enc_end, char **enc_cur_after)
@@ -192,12 +222,16 @@ uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *c
     pthread_mutex_unlock(&apir_virgl_lock);
     if (!c)
         return APIR_VIRGL_DISPATCH_NO_SESSION;
-    if (cmd_type != APIR_VIRGL_FWD_MESSAGE)
-        return APIR_VIRGL_DISPATCH_BAD_TYPE;
-    size_t used = 0;
-    uint32_t r =
-        apir_virgl_forward(c->session, (const uint8_t *)dec_cur, (size_t)(dec_end - dec_cur),
-                           (uint8_t *)enc_cur, (size_t)(enc_end - enc_cur), &used);
+    size_t used = 0, avail = (size_t)(dec_end - dec_cur), window = (size_t)(enc_end - enc_cur);
+    uint32_t r;
+    if (cmd_type == APIR_VIRGL_FWD_MESSAGE)
+        r = apir_virgl_forward(c->session, (const uint8_t *)dec_cur, avail, (uint8_t *)enc_cur,
+                               window, &used);
+    else if (cmd_type == APIR_VIRGL_FWD_MESSAGE_IN_BLOB)
+        r = apir_virgl_forward_blob(c, (const uint8_t *)dec_cur, avail, (uint8_t *)enc_cur, window,
+                                    &used);
+    else
+        r = APIR_VIRGL_DISPATCH_BAD_TYPE;
     *enc_cur_after = enc_cur + used;
     return r;
 }

@@ -51,7 +51,14 @@ enum apir_virgl_forward {
     /* The payload is one framed ggml-apir message (16-byte header + payload, include/apir/
      * protocol.h); the reply data is one framed reply message. */
     APIR_VIRGL_FWD_MESSAGE = 1,
+    /* The payload is {u32 res_id, u32 len}: one framed request of len bytes at the start of
+     * blob res_id. For messages larger than a command may be: virglrenderer's render server
+     * passes commands over a SOCK_SEQPACKET socket, which refuses datagrams past about 200 KiB
+     * and ends the context. The host copies the message out before reading it. */
+    APIR_VIRGL_FWD_MESSAGE_IN_BLOB = 2,
 };
+/* Commands up to this size carry the message inline; larger ones go through a blob. */
+#define APIR_VIRGL_INLINE_MAX (64u << 10)
 
 /* What apir_backend_dispatcher returns (Forward's result minus APIR_VIRGL_FORWARD_BASE). */
 enum apir_virgl_dispatch {
@@ -60,6 +67,8 @@ enum apir_virgl_dispatch {
     APIR_VIRGL_DISPATCH_BAD_TYPE = 2,   /* unknown cmd_type */
     APIR_VIRGL_DISPATCH_BAD_FRAME = 3,  /* the payload is not one request message */
     APIR_VIRGL_DISPATCH_NO_WINDOW = 4,  /* the reply blob cannot hold a reply header */
+    APIR_VIRGL_DISPATCH_BAD_BLOB = 5,   /* MESSAGE_IN_BLOB: no such blob, or not that large */
+    APIR_VIRGL_DISPATCH_NO_MEMORY = 6,  /* the host cannot copy the message out */
 };
 
 /* The library's entry points, as virglrenderer calls them (dlsym by these names). */

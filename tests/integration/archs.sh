@@ -9,10 +9,10 @@
 # Fixed by default so a CI failure reproduces; APIR_ARCHS_SEED picks another model draw.
 seed=${APIR_ARCHS_SEED:-20261124}
 shim="$APIR_BUILD/tests/libapir_load_backends.so"
-apir_start_hostd --device CPU
+apir_start_host --device CPU
 
 rc=0
-GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$shim" \
+LD_PRELOAD="$shim" apir_guest \
   "$LLAMA_CPP_BIN/test-llama-archs" -s "$seed" >"$APIR_TMP/archs.log" 2>&1 || rc=$?
 sed 's/\x1b\[[0-9;]*m//g' "$APIR_TMP/archs.log" >"$APIR_TMP/archs.txt"
 

@@ -22,10 +22,10 @@ CASES=(
   'CONT|'
   'TOPK_QSA|n_blocks=64' # ggml_cast: a CPY that is its own src[1]
 )
-apir_start_hostd --device CPU
+apir_start_host --device CPU
 
 run_ops() {
-  GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/test-backend-ops" test -b APIR0 "$@" \
+  apir_guest "$LLAMA_CPP_BIN/test-backend-ops" test -b APIR0 "$@" \
     >"$APIR_TMP/ops.log" 2>&1
   local rc=$?
   grep -E 'FAIL|tests passed|Backend APIR0' "$APIR_TMP/ops.log" | grep -v '^ *\[' | tail -3

@@ -8,7 +8,7 @@
 
 model="$APIR_TMP/model-q8.gguf"
 "$APIR_BUILD/apir-mkmodel" --out "$model" --type q8_0 >/dev/null
-apir_start_hostd --device CPU
+apir_start_host --device CPU
 
 gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 32 -t 2 "$@"; }
 native=$(gen -d none 2>"$APIR_TMP/native.err") || { cat "$APIR_TMP/native.err"; exit 1; }
@@ -22,7 +22,7 @@ for regions in 1 staged 0; do
   err="$APIR_TMP/apir-$regions.err"
   apir=$(APIR_REGIONS=${regions/staged/1} APIR_RING=${regions/staged/1} \
     APIR_ZERO_COPY=${regions/staged/0} APIR_STATS=1 \
-    GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 2>"$err") || { cat "$err"; exit 1; }
+    apir_guest gen -d APIR0 2>"$err") || { cat "$err"; exit 1; }
   at=$(echo "$apir" | sed -n 's/^tokens: //p')
   echo "apir ($regions): $at"
   # The model really ran remotely: compute went to the host.
@@ -39,7 +39,9 @@ for regions in 1 staged 0; do
       echo "FAIL: unshared buffers' data did not go through the staging region"; cat "$err"; exit 1; }
   elif [ "$regions" = 1 ]; then
     [ "$(stat BUFFER_FROM_REGION calls)" -gt 0 ] || { echo "FAIL: no shared buffer"; exit 1; }
-    [ "$ring" -gt 0 ] || { echo "FAIL: no call went through the ring"; exit 1; }
+    # The ring is the socket transport's; VM transports submit each command to virglrenderer.
+    [ "${APIR_IT_TRANSPORT:-socket}" != socket ] || [ "$ring" -gt 0 ] || {
+      echo "FAIL: no call went through the ring"; exit 1; }
     [ "$msgs" = 0 ] && [ "$local_ops" -gt 0 ] || {
       echo "FAIL: tensor data went through messages with shared buffers"; cat "$err"; exit 1; }
   else

@@ -8,8 +8,12 @@ export APIR_SOCKET="$APIR_TMP/apir.sock"
 APIR_PLUGIN="$APIR_BUILD/libggml-apir.so"
 HOSTD_PID=""
 
+VTEST_PID=""
+
 apir_cleanup() {
   if [ -n "$HOSTD_PID" ]; then kill "$HOSTD_PID" 2>/dev/null || true; wait "$HOSTD_PID" 2>/dev/null || true; fi
+  # virgl_test_server forks a process per client and a render worker per context: its group.
+  if [ -n "$VTEST_PID" ]; then kill -- -"$VTEST_PID" 2>/dev/null || true; wait "$VTEST_PID" 2>/dev/null || true; fi
   rm -rf "$APIR_TMP"
 }
 trap apir_cleanup EXIT
@@ -25,4 +29,53 @@ apir_start_hostd() {
     sleep 0.1
   done
   echo "apir-hostd did not start:"; cat "$APIR_TMP/hostd.log"; return 1
+}
+
+# ctest's SKIP_RETURN_CODE: the test could not run here, and says why. Never a pass.
+apir_skip() { echo "SKIPPED: $*"; exit 77; }
+
+# The host side for the test's transport (APIR_IT_TRANSPORT): apir-hostd for socket (the
+# arguments go to it); for vtest and virtgpu, the real virgl_test_server whose APIR context
+# loads our libapir-host.so with ggml's CPU backend. virtgpu reaches it through the fake render
+# node (TEST DOUBLE, tests/doubles/fake_virtgpu_node.c), found by the plugin's default
+# transport choice: APIR_TRANSPORT is left unset.
+apir_start_host() {
+  case "${APIR_IT_TRANSPORT:-socket}" in
+    socket) apir_start_hostd "$@" ;;
+    vtest|virtgpu) apir_start_vtest ;;
+    *) echo "unknown APIR_IT_TRANSPORT=$APIR_IT_TRANSPORT"; return 1 ;;
+  esac
+}
+
+apir_start_vtest() {
+  local vb=${VIRGL_BUILD_DIR:-}
+  [ -n "$vb" ] && [ -x "$vb/vtest/virgl_test_server" ] ||
+    apir_skip "no virglrenderer APIR build (../shared/deps absent and VIRGLRENDERER_DIR unset)"
+  VTEST_SOCKET="$APIR_TMP/vtest.sock"
+  env -u GGML_BACKEND_PATH RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
+    VIRGL_APIR_BACKEND_LIBRARY="$APIR_BUILD/libapir-host.so" \
+    APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$LLAMA_CPP_BIN/libggml-cpu.so" \
+    setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$VTEST_SOCKET" \
+    >"$APIR_TMP/vtest.log" 2>&1 &
+  VTEST_PID=$!
+  for _ in $(seq 1 100); do
+    [ -S "$VTEST_SOCKET" ] && break
+    kill -0 "$VTEST_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -S "$VTEST_SOCKET" ] || { echo "virgl_test_server did not start:"; cat "$APIR_TMP/vtest.log"; return 1; }
+  if [ "$APIR_IT_TRANSPORT" = vtest ]; then
+    export APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$VTEST_SOCKET"
+  else
+    unset APIR_TRANSPORT
+    export APIR_FAKE_VTEST_SOCKET="$VTEST_SOCKET"
+    APIR_GUEST_PRELOAD="$APIR_BUILD/tests/libapir_fake_virtgpu_node.so"
+  fi
+}
+
+# Runs a guest program with the APIR plugin (and, for virtgpu, the fake node) loaded.
+apir_guest() {
+  local pre="${APIR_GUEST_PRELOAD:-}"
+  [ -n "${LD_PRELOAD:-}" ] && pre="${pre:+$pre }$LD_PRELOAD"
+  GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$pre" "$@"
 }

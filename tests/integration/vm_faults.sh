@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The VM transports against the real virgl_test_server, when things go wrong:
+#  - no APIR capset (a server without APIR), no host library configured, no virtio-gpu node:
+#    a stock llama.cpp tool lists no APIR device, says why in one line, and exits 0;
+#  - a guest killed in the middle of its graphs: its context goes away, a guest running beside
+#    it finishes with the right tokens, and the next guest is served.
+. "$(dirname "$0")/lib.sh"
+apir_start_host # vtest: the real server, with APIR and our host library
+
+vb=$VIRGL_BUILD_DIR
+fake="$APIR_BUILD/tests/libapir_fake_virtgpu_node.so"
+passed=0
+
+# One line, zero devices, exit 0; $1: what the line must say; the rest: env for the guest.
+expect_no_devices() {
+  local want=$1 out
+  shift
+  out=$(env "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" timeout 60 \
+    "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
+    echo "FAIL: llama-cli exited non-zero ($*)"; echo "$out"; exit 1; }
+  echo "$out" | grep '^ggml-apir: '
+  echo "$out" | grep -q 'APIR[0-9]' && { echo "FAIL: an APIR device is listed ($*)"; exit 1; }
+  [ "$(echo "$out" | grep -c '^ggml-apir: ')" = 1 ] || {
+    echo "FAIL: expected exactly one ggml-apir line ($*)"; echo "$out"; exit 1; }
+  echo "$out" | grep -q "$want" || { echo "FAIL: the line does not say '$want'"; exit 1; }
+  passed=$((passed + 1))
+}
+
+# A server whose build has no APIR context running (no --venus): capset 10 is not offered.
+plain="$APIR_TMP/plain.sock"
+setsid "$vb/vtest/virgl_test_server" --no-virgl --socket-path "$plain" >"$APIR_TMP/plain.log" 2>&1 &
+plain_pid=$!
+for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
+expect_no_devices 'has no APIR context' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$plain"
+expect_no_devices 'offers no APIR capset' APIR_TRANSPORT= LD_PRELOAD="$fake" \
+  APIR_FAKE_VTEST_SOCKET="$plain"
+kill -- -"$plain_pid" 2>/dev/null || true
+
+# APIR runs but nobody told virglrenderer which library to load.
+nolib="$APIR_TMP/nolib.sock"
+env -u VIRGL_APIR_BACKEND_LIBRARY RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
+  setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$nolib" \
+  >"$APIR_TMP/nolib.log" 2>&1 &
+nolib_pid=$!
+for _ in $(seq 1 50); do [ -S "$nolib" ] && break; sleep 0.1; done
+expect_no_devices 'no library configured' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$nolib"
+kill -- -"$nolib_pid" 2>/dev/null || true
+
+# Not in a VM: no virtio-gpu render node.
+expect_no_devices 'no virtio-gpu render node' APIR_TRANSPORT=virtgpu
+
+# A guest killed mid-graph, with another guest generating beside it.
+model="$APIR_TMP/model.gguf"
+"$APIR_BUILD/apir-mkmodel" --out "$model" --type q8_0 >/dev/null
+gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 32 -t 1 "$@"; }
+native=$(gen -d none 2>/dev/null | sed -n 's/^tokens: //p')
+destroyed_before=$(grep -c 'APIR context destroyed' "$APIR_TMP/vtest.log" || true)
+apir_guest "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT >"$APIR_TMP/victim.log" 2>&1 &
+victim=$!
+for _ in $(seq 1 100); do grep -q 'MUL_MAT' "$APIR_TMP/victim.log" && break; sleep 0.1; done
+(apir_guest gen -d APIR0 2>"$APIR_TMP/beside.err" | sed -n 's/^tokens: //p' >"$APIR_TMP/beside") &
+beside=$!
+sleep 1
+kill -9 "$victim" 2>/dev/null || { echo "FAIL: the victim was not running"; cat "$APIR_TMP/victim.log"; exit 1; }
+wait "$victim" 2>/dev/null || true
+wait "$beside" || true
+[ "$(cat "$APIR_TMP/beside")" = "$native" ] || {
+  echo "FAIL: the guest beside the killed one got other tokens"; cat "$APIR_TMP/beside.err"; exit 1; }
+passed=$((passed + 1))
+after=$(apir_guest gen -d APIR0 2>"$APIR_TMP/after.err" | sed -n 's/^tokens: //p')
+[ "$after" = "$native" ] || { echo "FAIL: a guest after the kill was not served"; cat "$APIR_TMP/after.err"; exit 1; }
+kill -0 "$VTEST_PID" || { echo "FAIL: virgl_test_server died"; exit 1; }
+# Every guest's context went away with it: virgl_test_server's per-client process and the
+# render worker of its context exit, leaving the server alone in its process group. The
+# killed guest's last graph is not interrupted (ggml cannot abort one): its context ends when
+# that graph is done.
+for _ in $(seq 1 600); do
+  [ "$(pgrep -g "$VTEST_PID" | wc -l)" = 1 ] && break
+  sleep 0.1
+done
+echo "the server was alone again $SECONDS s into the test"
+[ "$(pgrep -g "$VTEST_PID" | wc -l)" = 1 ] || {
+  echo "FAIL: processes of finished guests remain"; ps -o pid,args -g "$VTEST_PID"; exit 1; }
+passed=$((passed + 1))
+echo "vm_faults: $passed passed, 0 failed"
