@@ -6,7 +6,7 @@
 # ratios to native (rounds interleaved, so a passing disturbance does not land on one
 # configuration only), model load time native vs APIR, and APIR's round trips and bytes per
 # generated token. The last line is
-#   RESULT tg_ratio=.. pp_ratio=.. rpc_tg_ratio=.. rpc_pp_ratio=.. load_ratio=..
+#   RESULT tg_ratio=.. pp_ratio=.. rpc_tg_ratio=.. rpc_pp_ratio=.. vtest_tg_ratio=.. vtest_pp_ratio=.. load_ratio=..
 #          bytes_per_token=.. roundtrips_per_token=..     (for the ~20 M model)
 #   bench/compare.sh [BUILD]; env: APIR_BENCH_ROUNDS (2), APIR_BENCH_THREADS (nproc),
 #   APIR_BENCH_PP (512), APIR_BENCH_TG (128)
@@ -43,6 +43,8 @@ for _ in $(seq 1 "$rounds"); do
     bench "$size" native -dev none -ngl 0
     GGML_BACKEND_PATH="$plugin" bench "$size" apir -dev APIR0 -ngl 99
     bench "$size" rpc --rpc "127.0.0.1:$port" -dev RPC0 -ngl 99
+    [ -z "$VTEST_SOCK" ] || APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$VTEST_SOCK" \
+      GGML_BACKEND_PATH="$plugin" bench "$size" vtest -dev APIR0 -ngl 99
     # Model load, warm page cache: native (mmap) vs APIR (copied into shared memory).
     echo "$size native $(gen "$size" none 2 2>/dev/null | sed -n 's/^load_ms: //p')" >>"$tmp/load"
     echo "$size apir $(GGML_BACKEND_PATH="$plugin" gen "$size" APIR0 2 2>/dev/null |
@@ -67,13 +69,15 @@ awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
   function avg(k) { return n[k] ? s[k] / n[k] : 0 }
   function ratio(a, b) { return b > 0 ? a / b : 0 }
   END {
-    printf "%-7s %-4s %10s %10s %10s %9s %9s\n", "model", "test", "native", "apir", "rpc", "apir/nat", "rpc/nat"
+    printf "%-7s %-4s %10s %10s %10s %10s %9s %9s %9s\n", "model", "test", "native", "apir", "rpc", "vtest", "apir/nat", "rpc/nat", "vtest/nat"
     split("tiny medium", sizes, " "); split("pp tg", tests, " ")
     for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) {
       k = sizes[i] " %s " tests[j]
       nat = avg(sprintf(k, "native")); ap = avg(sprintf(k, "apir")); rp = avg(sprintf(k, "rpc"))
-      printf "%-7s %-4s %10.1f %10.1f %10.1f %9.3f %9.3f\n", sizes[i], tests[j], nat, ap, rp, ratio(ap, nat), ratio(rp, nat)
+      vt = avg(sprintf(k, "vtest"))
+      printf "%-7s %-4s %10.1f %10.1f %10.1f %10.1f %9.3f %9.3f %9.3f\n", sizes[i], tests[j], nat, ap, rp, vt, ratio(ap, nat), ratio(rp, nat), ratio(vt, nat)
       r[sizes[i] tests[j] "apir"] = ratio(ap, nat); r[sizes[i] tests[j] "rpc"] = ratio(rp, nat)
+      r[sizes[i] tests[j] "vtest"] = ratio(vt, nat)
     }
     for (i = 1; i <= 2; i++) {
       ln_ = ls[sizes[i] " native"] / ln[sizes[i] " native"]; la = ls[sizes[i] " apir"] / ln[sizes[i] " apir"]
@@ -81,6 +85,6 @@ awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
       lr[sizes[i]] = ratio(la, ln_)
     }
     printf "per generated token (tiny, APIR): %.2f round trips, %.0f bytes\n", rtk / 32, btk / 32
-    printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f\n",
-      r["tinytgapir"], r["tinyppapir"], r["tinytgrpc"], r["tinypprpc"], lr["tiny"], btk / 32, rtk / 32
+    printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f vtest_tg_ratio=%.3f vtest_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f\n",
+      r["tinytgapir"], r["tinyppapir"], r["tinytgrpc"], r["tinypprpc"], r["tinytgvtest"], r["tinyppvtest"], lr["tiny"], btk / 32, rtk / 32
   }' "$tmp/load" "$tmp/results"

@@ -10,7 +10,22 @@ apir_bench_servers() {
   apir_bench_hostd=$!
   "$BIN/ggml-rpc-server" -H 127.0.0.1 -p "$port" -t "$2" >"$tmp/rpc.log" 2>&1 &
   apir_bench_rpc=$!
-  trap 'kill $apir_bench_hostd $apir_bench_rpc 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+  # virglrenderer's APIR context through vtest, when the build found one (scripts/deps-virgl.sh).
+  local vb
+  vb=$(sed -n 's/^VIRGL_BUILD_DIR:PATH=//p' "$1/CMakeCache.txt")
+  VTEST_SOCK=""
+  apir_bench_vtest=""
+  if [ -n "$vb" ] && [ -x "$vb/vtest/virgl_test_server" ]; then
+    VTEST_SOCK="$tmp/vtest.sock"
+    env -u GGML_BACKEND_PATH RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
+      VIRGL_APIR_BACKEND_LIBRARY="$1/libapir-host.so" \
+      APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$BIN/libggml-cpu.so" \
+      setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$VTEST_SOCK" \
+      >"$tmp/vtest.log" 2>&1 &
+    apir_bench_vtest=$!
+  fi
+  trap 'kill $apir_bench_hostd $apir_bench_rpc 2>/dev/null; [ -z "$apir_bench_vtest" ] || kill -- -$apir_bench_vtest 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+  for _ in $(seq 1 100); do [ -z "$VTEST_SOCK" ] || [ -S "$VTEST_SOCK" ] && break; sleep 0.1; done
   for _ in $(seq 1 100); do [ -S "$APIR_SOCKET" ] && break; sleep 0.1; done
   sleep 1 # ggml-rpc-server has no readiness signal
 }

@@ -12,8 +12,13 @@ VTEST_PID=""
 
 apir_cleanup() {
   if [ -n "$HOSTD_PID" ]; then kill "$HOSTD_PID" 2>/dev/null || true; wait "$HOSTD_PID" 2>/dev/null || true; fi
-  # virgl_test_server forks a process per client and a render worker per context: its group.
-  if [ -n "$VTEST_PID" ]; then kill -- -"$VTEST_PID" 2>/dev/null || true; wait "$VTEST_PID" 2>/dev/null || true; fi
+  # virgl_test_server forks a process per client, which starts a render server (in a session
+  # of its own) with a worker per context: everything that carries our mark.
+  if [ -n "$VTEST_PID" ]; then
+    kill -- -"$VTEST_PID" 2>/dev/null || true
+    wait "$VTEST_PID" 2>/dev/null || true
+    apir_marked_pids | xargs -r kill -9 2>/dev/null || true
+  fi
   rm -rf "$APIR_TMP"
 }
 trap apir_cleanup EXIT
@@ -53,7 +58,7 @@ apir_start_vtest() {
     apir_skip "no virglrenderer APIR build (../shared/deps absent and VIRGLRENDERER_DIR unset)"
   VTEST_SOCKET="$APIR_TMP/vtest.sock"
   env -u GGML_BACKEND_PATH RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
-    VIRGL_APIR_BACKEND_LIBRARY="$APIR_BUILD/libapir-host.so" \
+    APIR_IT_MARK="$APIR_TMP" VIRGL_APIR_BACKEND_LIBRARY="$APIR_BUILD/libapir-host.so" \
     APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$LLAMA_CPP_BIN/libggml-cpu.so" \
     setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$VTEST_SOCKET" \
     >"$APIR_TMP/vtest.log" 2>&1 &
@@ -71,6 +76,13 @@ apir_start_vtest() {
     export APIR_FAKE_VTEST_SOCKET="$VTEST_SOCKET"
     APIR_GUEST_PRELOAD="$APIR_BUILD/tests/libapir_fake_virtgpu_node.so"
   fi
+}
+
+# The processes of this test's virgl_test_server (the server, per-client processes, render
+# servers and their workers), found by the mark in their environment.
+apir_marked_pids() {
+  grep -l -z -x "APIR_IT_MARK=$APIR_TMP" /proc/[0-9]*/environ 2>/dev/null |
+    sed 's|/proc/\([0-9]*\)/environ|\1|' || true
 }
 
 # Runs a guest program with the APIR plugin (and, for virtgpu, the fake node) loaded.

@@ -55,7 +55,9 @@ model="$APIR_TMP/model.gguf"
 gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 32 -t 1 "$@"; }
 native=$(gen -d none 2>/dev/null | sed -n 's/^tokens: //p')
 destroyed_before=$(grep -c 'APIR context destroyed' "$APIR_TMP/vtest.log" || true)
-apir_guest "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT >"$APIR_TMP/victim.log" 2>&1 &
+# Started directly (not through a function) so that $! is the guest itself.
+GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT \
+  >"$APIR_TMP/victim.log" 2>&1 &
 victim=$!
 for _ in $(seq 1 100); do grep -q 'MUL_MAT' "$APIR_TMP/victim.log" && break; sleep 0.1; done
 (apir_guest gen -d APIR0 2>"$APIR_TMP/beside.err" | sed -n 's/^tokens: //p' >"$APIR_TMP/beside") &
@@ -70,16 +72,16 @@ passed=$((passed + 1))
 after=$(apir_guest gen -d APIR0 2>"$APIR_TMP/after.err" | sed -n 's/^tokens: //p')
 [ "$after" = "$native" ] || { echo "FAIL: a guest after the kill was not served"; cat "$APIR_TMP/after.err"; exit 1; }
 kill -0 "$VTEST_PID" || { echo "FAIL: virgl_test_server died"; exit 1; }
-# Every guest's context went away with it: virgl_test_server's per-client process and the
-# render worker of its context exit, leaving the server alone in its process group. The
+# Every guest's context went away with it: the per-client process of virgl_test_server, the
+# render server it started and the worker of the context exit; only the server remains. The
 # killed guest's last graph is not interrupted (ggml cannot abort one): its context ends when
 # that graph is done.
 for _ in $(seq 1 600); do
-  [ "$(pgrep -g "$VTEST_PID" | wc -l)" = 1 ] && break
+  [ "$(apir_marked_pids | wc -l)" = 1 ] && break
   sleep 0.1
 done
 echo "the server was alone again $SECONDS s into the test"
-[ "$(pgrep -g "$VTEST_PID" | wc -l)" = 1 ] || {
-  echo "FAIL: processes of finished guests remain"; ps -o pid,args -g "$VTEST_PID"; exit 1; }
+[ "$(apir_marked_pids | wc -l)" = 1 ] || {
+  echo "FAIL: processes of finished guests remain"; apir_marked_pids | xargs -r ps -o pid,args -p; exit 1; }
 passed=$((passed + 1))
 echo "vm_faults: $passed passed, 0 failed"
