@@ -14,6 +14,13 @@ want git git
 want npm npm
 want openssl openssl
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+# virglrenderer's build (scripts/deps-virgl.sh, for the vtest tests): here too, so that a fresh
+# machine runs apt-get update once.
+want meson meson
+want pkg-config pkg-config
+for p in libepoxy-dev libdrm-dev libvulkan-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo

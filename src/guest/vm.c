@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #define APIR_VM_REPLY_SIZE ((size_t)APIR_VIRGL_REPLY_DATA + APIR_HDR_SIZE + APIR_MAX_PAYLOAD)
@@ -19,7 +20,9 @@
 #define APIR_VM_LOAD_TIMEOUT_MS 60000
 #define APIR_VM_SPIN_US 5u
 #define APIR_VM_YIELD_US 100u
-#define APIR_VM_SLEEP_MAX_US 1000u
+#define APIR_VM_SLEEP_MIN_US 5u
+#define APIR_VM_SLEEP_MAX_US 2000u
+#define APIR_VM_PREDICT_MIN_US 200u
 
 static uint64_t apir_vm_now_us(void)
 {
@@ -50,15 +53,40 @@ static bool apir_vm_send(struct apir_vm *vm, uint32_t type, uint32_t flags, cons
     return vm->vops->submit(vm, vm->cmd, total);
 }
 
+/* Sleeps for a fraction of the time already waited: a reply that comes after t is noticed at
+ * most about t/32 late (3% of the wait), while a long compute costs few wakeups. The thread's
+ * timer slack (50 us by default) would dwarf short sleeps: it is narrowed for the sleep and
+ * restored after, so the application's own timers are untouched. */
+static void apir_vm_nap_exact(uint64_t us)
+{
+    int slack = prctl(PR_GET_TIMERSLACK);
+    prctl(PR_SET_TIMERSLACK, 1000ul);
+    struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000};
+    nanosleep(&ts, NULL);
+    if (slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)slack);
+}
+
+static void apir_vm_nap(uint64_t waited_us)
+{
+    uint64_t us = waited_us / 32;
+    apir_vm_nap_exact(us < APIR_VM_SLEEP_MIN_US   ? APIR_VM_SLEEP_MIN_US
+                      : us > APIR_VM_SLEEP_MAX_US ? APIR_VM_SLEEP_MAX_US
+                                                  : us);
+}
+
 /* Polls the reply word: spin (a reply within microseconds costs no sleep), then yield, then
- * sleep with a growing period. Bounded by the timeout and the backend's liveness.
- * *result: the outer result (word - 1). */
-static bool apir_vm_await(struct apir_vm *vm, uint32_t *result)
+ * nap. Bounded by the timeout and the backend's liveness. *result: the outer result
+ * (word - 1). virglrenderer stores the word without waking anyone: polling is all there is. */
+static bool apir_vm_await(struct apir_vm *vm, uint32_t *result, uint64_t predicted_us)
 {
     int limit_ms = vm->timeout_ms ? vm->timeout_ms : vm->default_timeout_ms;
     uint64_t start = apir_vm_now_us(), deadline = start + (uint64_t)limit_ms * 1000u;
     uint64_t next_alive = start + 100000u;
-    unsigned sleep_us = 20;
+    /* A long reply seen before is slept through for 7/8 of its time at once: one wakeup, and
+     * a faster one is late by at most that margin's complement. */
+    if (predicted_us >= APIR_VM_PREDICT_MIN_US && predicted_us < (uint64_t)limit_ms * 1000u)
+        apir_vm_nap_exact(predicted_us - predicted_us / 8);
     for (;;) {
         uint32_t w = atomic_load_explicit(apir_vm_word(vm), memory_order_acquire);
         if (w) {
@@ -79,10 +107,7 @@ static bool apir_vm_await(struct apir_vm *vm, uint32_t *result)
                 return false;
             next_alive = now + 100000u;
         }
-        struct timespec ts = {0, (long)sleep_us * 1000};
-        nanosleep(&ts, NULL);
-        if (sleep_us < APIR_VM_SLEEP_MAX_US)
-            sleep_us *= 2;
+        apir_vm_nap(now - start);
     }
 }
 
@@ -113,6 +138,9 @@ static bool apir_vm_submit(struct apir_transport *t, const void *msg, size_t len
     (void)attach; /* blobs are the host's already: REGION_ATTACH names its resource id */
     struct apir_vm *vm = (struct apir_vm *)t;
     t->last_via_ring = false; /* no ring: one command per submission */
+    struct apir_req_hdr h;
+    vm->pending_cmd =
+        len >= APIR_HDR_SIZE && apir_req_hdr_decode(msg, &h) && h.cmd < APIR_CMD_LIMIT ? h.cmd : 0;
     if (APIR_VM_CMD_HDR + len > APIR_VIRGL_INLINE_MAX)
         return apir_vm_send_large(vm, msg, len);
     return apir_vm_send(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_MESSAGE, msg, len);
@@ -123,7 +151,10 @@ static bool apir_vm_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
 {
     struct apir_vm *vm = (struct apir_vm *)t;
     uint32_t result;
-    if (!apir_vm_await(vm, &result) || result != APIR_VIRGL_FORWARD_BASE + APIR_VIRGL_DISPATCH_OK)
+    uint64_t t0 = apir_vm_now_us();
+    bool ok = apir_vm_await(vm, &result, vm->last_us[vm->pending_cmd]);
+    vm->last_us[vm->pending_cmd] = apir_vm_now_us() - t0;
+    if (!ok || result != APIR_VIRGL_FORWARD_BASE + APIR_VIRGL_DISPATCH_OK)
         return false;
     const uint8_t *data = (const uint8_t *)vm->reply.ptr + APIR_VIRGL_REPLY_DATA;
     size_t window = vm->reply.size - APIR_VIRGL_REPLY_DATA;
@@ -186,7 +217,8 @@ static unsigned apir_vm_env_uint(const char *name, unsigned dflt)
 static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen)
 {
     uint32_t ver[2] = {APIR_VIRGL_OUTER_MAJOR, APIR_VIRGL_OUTER_MINOR}, r;
-    if (!apir_vm_send(vm, APIR_VIRGL_CMD_HANDSHAKE, 0, ver, sizeof ver) || !apir_vm_await(vm, &r)) {
+    if (!apir_vm_send(vm, APIR_VIRGL_CMD_HANDSHAKE, 0, ver, sizeof ver) ||
+        !apir_vm_await(vm, &r, 0)) {
         snprintf(why, whylen, "no answer to the APIR handshake from %s", vm->base.desc);
         return false;
     }
@@ -195,7 +227,7 @@ static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen
                  APIR_VIRGL_MAGIC);
         return false;
     }
-    if (!apir_vm_send(vm, APIR_VIRGL_CMD_LOAD_LIBRARY, 0, NULL, 0) || !apir_vm_await(vm, &r)) {
+    if (!apir_vm_send(vm, APIR_VIRGL_CMD_LOAD_LIBRARY, 0, NULL, 0) || !apir_vm_await(vm, &r, 0)) {
         snprintf(why, whylen, "no answer to LoadLibrary from %s", vm->base.desc);
         return false;
     }

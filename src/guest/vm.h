@@ -31,6 +31,10 @@ struct apir_vm {
     int timeout_ms; /* one reply's bound (set_timeout; 0: APIR_TIMEOUT_S's) */
     int default_timeout_ms;
     unsigned spin_us, yield_us; /* reply polling: spin, then yield, then sleep */
+    /* How long the last reply to each command took: the next one of the same command (an
+     * unchanged graph, mostly) is slept through for most of that time in one nap. */
+    uint32_t pending_cmd;
+    uint64_t last_us[APIR_CMD_LIMIT];
 };
 
 /* Once the backend has its context: creates the reply blob, then HandShake and LoadLibrary.
