@@ -36,21 +36,26 @@ static _Atomic uint32_t *apir_vm_word(struct apir_vm *vm)
     return (_Atomic uint32_t *)vm->reply.ptr;
 }
 
-/* Assembles {cmd_type, flags, reply res id} + payload (zero-padded to 4) and submits it with
- * the reply word cleared. */
-static bool apir_vm_send(struct apir_vm *vm, uint32_t type, uint32_t flags, const void *payload,
-                         size_t len)
+bool apir_vm_send_to(struct apir_vm *vm, uint32_t type, uint32_t flags, uint32_t reply_id,
+                     const void *payload, size_t len)
 {
     size_t total = APIR_VM_CMD_HDR + (len + 3) / 4 * 4;
     if (total > vm->cmd_cap)
         return false;
-    uint32_t hdr[3] = {type, flags, vm->reply.id};
+    uint32_t hdr[3] = {type, flags, reply_id};
     memcpy(vm->cmd, hdr, sizeof hdr);
     if (len)
         memcpy(vm->cmd + APIR_VM_CMD_HDR, payload, len);
     memset(vm->cmd + APIR_VM_CMD_HDR + len, 0, total - APIR_VM_CMD_HDR - len);
-    atomic_store_explicit(apir_vm_word(vm), 0, memory_order_relaxed);
     return vm->vops->submit(vm, vm->cmd, total);
+}
+
+/* A command answered in the reply blob: its word is cleared first. */
+static bool apir_vm_send(struct apir_vm *vm, uint32_t type, uint32_t flags, const void *payload,
+                         size_t len)
+{
+    atomic_store_explicit(apir_vm_word(vm), 0, memory_order_relaxed);
+    return apir_vm_send_to(vm, type, flags, vm->reply.id, payload, len);
 }
 
 /* Sleeps for a fraction of the time already waited: a reply that comes after t is noticed at
@@ -75,24 +80,27 @@ static void apir_vm_nap(uint64_t waited_us)
                                                   : us);
 }
 
-/* Polls the reply word: spin (a reply within microseconds costs no sleep), then yield, then
- * nap. Bounded by the timeout and the backend's liveness. *result: the outer result
- * (word - 1). virglrenderer stores the word without waking anyone: polling is all there is. */
-static bool apir_vm_await(struct apir_vm *vm, uint32_t *result, uint64_t predicted_us)
+bool apir_vm_poll(struct apir_vm *vm, _Atomic uint32_t *word, uint32_t old,
+                  _Atomic uint32_t *closed, uint64_t *predict_us)
 {
     int limit_ms = vm->timeout_ms ? vm->timeout_ms : vm->default_timeout_ms;
     uint64_t start = apir_vm_now_us(), deadline = start + (uint64_t)limit_ms * 1000u;
     uint64_t next_alive = start + 100000u;
-    /* A long reply seen before is slept through for 7/8 of its time at once: one wakeup, and
-     * a faster one is late by at most that margin's complement. */
-    if (predicted_us >= APIR_VM_PREDICT_MIN_US && predicted_us < (uint64_t)limit_ms * 1000u)
-        apir_vm_nap_exact(predicted_us - predicted_us / 8);
-    for (;;) {
-        uint32_t w = atomic_load_explicit(apir_vm_word(vm), memory_order_acquire);
-        if (w) {
-            *result = w - 1;
+    /* A long wait seen before is slept through for 7/8 of its time at once: one wakeup. */
+    uint64_t predicted = predict_us && vm->predict ? *predict_us : 0;
+    bool napped = predicted >= APIR_VM_PREDICT_MIN_US && predicted < (uint64_t)limit_ms * 1000u;
+    if (napped)
+        apir_vm_nap_exact(predicted - predicted / 8);
+    for (bool first = true;; first = false) {
+        if (atomic_load_explicit(word, memory_order_acquire) != old) {
+            /* Done before the nap ended: the wait is unknown, only shorter. Halving the
+             * guess keeps an oversleep from feeding itself. */
+            if (predict_us)
+                *predict_us = napped && first ? predicted / 2 : apir_vm_now_us() - start;
             return true;
         }
+        if (closed && atomic_load(closed))
+            return false;
         uint64_t now = apir_vm_now_us();
         if (now >= deadline)
             return false;
@@ -109,6 +117,15 @@ static bool apir_vm_await(struct apir_vm *vm, uint32_t *result, uint64_t predict
         }
         apir_vm_nap(now - start);
     }
+}
+
+/* The reply word: *result is the outer result (word - 1). */
+static bool apir_vm_await(struct apir_vm *vm, uint32_t *result, uint64_t *predict_us)
+{
+    if (!apir_vm_poll(vm, apir_vm_word(vm), 0, NULL, predict_us))
+        return false;
+    *result = atomic_load_explicit(apir_vm_word(vm), memory_order_acquire) - 1;
+    return true;
 }
 
 /* A message larger than a command may be goes through a blob kept for that (grown by
@@ -137,10 +154,12 @@ static bool apir_vm_submit(struct apir_transport *t, const void *msg, size_t len
 {
     (void)attach; /* blobs are the host's already: REGION_ATTACH names its resource id */
     struct apir_vm *vm = (struct apir_vm *)t;
-    t->last_via_ring = false; /* no ring: one command per submission */
+    t->last_via_ring = apir_vm_ring_submit(vm, msg, len);
     struct apir_req_hdr h;
     vm->pending_cmd =
         len >= APIR_HDR_SIZE && apir_req_hdr_decode(msg, &h) && h.cmd < APIR_CMD_LIMIT ? h.cmd : 0;
+    if (t->last_via_ring)
+        return true;
     if (APIR_VM_CMD_HDR + len > APIR_VIRGL_INLINE_MAX)
         return apir_vm_send_large(vm, msg, len);
     return apir_vm_send(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_MESSAGE, msg, len);
@@ -150,10 +169,10 @@ static bool apir_vm_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
                          struct apir_writer *reply)
 {
     struct apir_vm *vm = (struct apir_vm *)t;
+    if (t->last_via_ring)
+        return apir_vm_ring_wait(vm, hdr, reply);
     uint32_t result;
-    uint64_t t0 = apir_vm_now_us();
-    bool ok = apir_vm_await(vm, &result, vm->last_us[vm->pending_cmd]);
-    vm->last_us[vm->pending_cmd] = apir_vm_now_us() - t0;
+    bool ok = apir_vm_await(vm, &result, &vm->last_us[vm->pending_cmd]);
     if (!ok || result != APIR_VIRGL_FORWARD_BASE + APIR_VIRGL_DISPATCH_OK)
         return false;
     const uint8_t *data = (const uint8_t *)vm->reply.ptr + APIR_VIRGL_REPLY_DATA;
@@ -182,6 +201,11 @@ static void apir_vm_region_destroy(struct apir_transport *t, struct apir_shm_reg
     vm->vops->blob_destroy(vm, r);
 }
 
+static void apir_vm_ring_start_op(struct apir_transport *t)
+{
+    apir_vm_ring_start((struct apir_vm *)t);
+}
+
 static void apir_vm_set_timeout(struct apir_transport *t, int ms)
 {
     ((struct apir_vm *)t)->timeout_ms = ms;
@@ -190,6 +214,7 @@ static void apir_vm_set_timeout(struct apir_transport *t, int ms)
 static void apir_vm_destroy(struct apir_transport *t)
 {
     struct apir_vm *vm = (struct apir_vm *)t;
+    apir_vm_ring_stop(vm);
     if (vm->reply.ptr)
         vm->vops->blob_destroy(vm, &vm->reply);
     if (vm->large.ptr)
@@ -203,6 +228,7 @@ const struct apir_transport_ops apir_vm_transport_ops = {
     .wait = apir_vm_wait,
     .region_create = apir_vm_region_create,
     .region_destroy = apir_vm_region_destroy,
+    .start = apir_vm_ring_start_op,
     .set_timeout = apir_vm_set_timeout,
     .destroy = apir_vm_destroy,
 };
@@ -218,7 +244,7 @@ static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen
 {
     uint32_t ver[2] = {APIR_VIRGL_OUTER_MAJOR, APIR_VIRGL_OUTER_MINOR}, r;
     if (!apir_vm_send(vm, APIR_VIRGL_CMD_HANDSHAKE, 0, ver, sizeof ver) ||
-        !apir_vm_await(vm, &r, 0)) {
+        !apir_vm_await(vm, &r, NULL)) {
         snprintf(why, whylen, "no answer to the APIR handshake from %s", vm->base.desc);
         return false;
     }
@@ -227,7 +253,8 @@ static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen
                  APIR_VIRGL_MAGIC);
         return false;
     }
-    if (!apir_vm_send(vm, APIR_VIRGL_CMD_LOAD_LIBRARY, 0, NULL, 0) || !apir_vm_await(vm, &r, 0)) {
+    if (!apir_vm_send(vm, APIR_VIRGL_CMD_LOAD_LIBRARY, 0, NULL, 0) ||
+        !apir_vm_await(vm, &r, NULL)) {
         snprintf(why, whylen, "no answer to LoadLibrary from %s", vm->base.desc);
         return false;
     }
@@ -257,6 +284,7 @@ bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why,
         (int)apir_vm_env_uint("APIR_TIMEOUT_S", APIR_VM_DEFAULT_TIMEOUT_S) * 1000;
     vm->spin_us = apir_vm_env_uint("APIR_VM_SPIN_US", APIR_VM_SPIN_US);
     vm->yield_us = apir_vm_env_uint("APIR_VM_YIELD_US", APIR_VM_YIELD_US);
+    vm->predict = apir_vm_env_uint("APIR_VM_PREDICT", 1) != 0;
     vm->cmd_cap = APIR_VIRGL_INLINE_MAX;
     vm->cmd = malloc(vm->cmd_cap);
     if (!vm->cmd || !vops->blob_create(vm, APIR_VM_REPLY_SIZE, &vm->reply)) {

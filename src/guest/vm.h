@@ -5,6 +5,7 @@
 #ifndef APIR_GUEST_VM_H
 #define APIR_GUEST_VM_H
 
+#include "../shm/ring.h"
 #include "transport.h"
 
 struct apir_vm;
@@ -33,13 +34,36 @@ struct apir_vm {
     unsigned spin_us, yield_us; /* reply polling: spin, then yield, then sleep */
     /* How long the last reply to each command took: the next one of the same command (an
      * unchanged graph, mostly) is slept through for most of that time in one nap. */
+    bool predict; /* APIR_VM_PREDICT=0: no nap sized by the last wait */
     uint32_t pending_cmd;
     uint64_t last_us[APIR_CMD_LIMIT];
+    /* vm_ring.c: the ring blob, the blob kicks are answered in (never read), the layout. */
+    struct apir_shm_region ring_blob, kick_blob;
+    struct apir_ring ring;
+    bool ring_on;
+    uint32_t ring_seq;
 };
 
 /* Once the backend has its context: creates the reply blob, then HandShake and LoadLibrary.
  * false with a reason in why (the caller then destroys the transport). */
 bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why, size_t whylen);
+
+/* Polls *word until it differs from old (virglrenderer and the host's ring thread store
+ * without waking anyone): spin, yield, then naps sized to the wait. predict_us (optional,
+ * in/out): the guess for this wait, slept through for 7/8 at once, updated from what this
+ * wait showed. false on timeout, a dead backend, or *closed (optional) set. */
+bool apir_vm_poll(struct apir_vm *vm, _Atomic uint32_t *word, uint32_t old,
+                  _Atomic uint32_t *closed, uint64_t *predict_us);
+/* Submits one outer command naming reply blob reply_id (not cleared here). */
+bool apir_vm_send_to(struct apir_vm *vm, uint32_t type, uint32_t flags, uint32_t reply_id,
+                     const void *payload, size_t len);
+
+/* vm_ring.c: after HELLO, offers the host a ring (RING_ATTACH); calls that fit then go
+ * through it. submit: false when the message does not go by the ring (then by command). */
+void apir_vm_ring_start(struct apir_vm *vm);
+bool apir_vm_ring_submit(struct apir_vm *vm, const void *msg, size_t len);
+bool apir_vm_ring_wait(struct apir_vm *vm, struct apir_rep_hdr *hdr, struct apir_writer *reply);
+void apir_vm_ring_stop(struct apir_vm *vm);
 
 /* The transport interface over vops (install in base.ops before apir_vm_init). */
 extern const struct apir_transport_ops apir_vm_transport_ops;

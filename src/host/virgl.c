@@ -9,6 +9,7 @@
 #include "../proto/virgl_abi.h"
 #include "internal.h"
 #include "mapping.h"
+#include "virgl_ring.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@ struct apir_virgl_ctx {
     struct apir_session *session;
     uint8_t *copy; /* MESSAGE_IN_BLOB: the message, copied out of guest-writable memory */
     size_t copy_cap;
+    pthread_mutex_t lock;         /* the session: the dispatcher and the ring thread */
+    struct apir_virgl_ring *ring; /* RING_ATTACH */
 };
 
 /* Contexts of this process. With virglrenderer's render server each context has a process of
@@ -131,6 +134,7 @@ uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_virgl_callbacks *c
     else if (!c || !cbs || !(c->session = apir_session_create(host)) || !apir_virgl_add(c))
         ret = 2;
     if (ret == 0) {
+        pthread_mutex_init(&c->lock, NULL);
         c->ctx_id = ctx_id;
         c->cbs = *cbs;
         struct apir_region_ops ops = {apir_virgl_region_map, apir_virgl_region_unmap, c};
@@ -152,7 +156,10 @@ void apir_backend_deinit(uint32_t ctx_id)
         if (c->ctx_id != ctx_id)
             continue;
         apir_virgl_ctxs[i] = apir_virgl_ctxs[--apir_virgl_n];
+        if (c->ring)
+            apir_virgl_ring_stop(c->ring);
         apir_session_destroy(c->session);
+        pthread_mutex_destroy(&c->lock);
         free(c->copy);
         free(c);
         break;
@@ -162,7 +169,7 @@ void apir_backend_deinit(uint32_t ctx_id)
 
 /* One framed request in [dec, dec_end) (virglrenderer pads it to 4 bytes), its reply framed
  * into [enc, enc_end). Returns enum apir_virgl_dispatch; *used: reply bytes written. */
-static uint32_t apir_virgl_forward(struct apir_session *s, const uint8_t *dec, size_t avail,
+static uint32_t apir_virgl_forward(struct apir_virgl_ctx *c, const uint8_t *dec, size_t avail,
                                    uint8_t *enc, size_t window, size_t *used)
 {
     struct apir_req_hdr h;
@@ -172,8 +179,10 @@ static uint32_t apir_virgl_forward(struct apir_session *s, const uint8_t *dec, s
         avail - APIR_HDR_SIZE - h.len > 3)
         return APIR_VIRGL_DISPATCH_BAD_FRAME;
     size_t rlen = 0;
-    int st = apir_session_execute(s, h.cmd, dec + APIR_HDR_SIZE, h.len, enc + APIR_HDR_SIZE,
-                                  window - APIR_HDR_SIZE, &rlen);
+    pthread_mutex_lock(&c->lock);
+    int st = apir_session_execute(c->session, h.cmd, dec + APIR_HDR_SIZE, h.len,
+                                  enc + APIR_HDR_SIZE, window - APIR_HDR_SIZE, &rlen);
+    pthread_mutex_unlock(&c->lock);
     struct apir_rep_hdr rh = {APIR_MAGIC_REP, st, h.seq, (uint32_t)rlen};
     apir_rep_hdr_encode(enc, &rh);
     *used = APIR_HDR_SIZE + rlen;
@@ -204,7 +213,23 @@ static uint32_t apir_virgl_forward_blob(struct apir_virgl_ctx *c, const uint8_t 
         c->copy_cap = len;
     }
     memcpy(c->copy, (const void *)p, len);
-    return apir_virgl_forward(c->session, c->copy, len, enc, window, used);
+    return apir_virgl_forward(c, c->copy, len, enc, window, used);
+}
+
+/* RING_ATTACH {res_id, size}: a ring in a blob whose mapping really is that large. */
+static uint32_t apir_virgl_ring_attach(struct apir_virgl_ctx *c, const uint8_t *dec, size_t avail)
+{
+    uint32_t ref[2];
+    if (avail != sizeof ref)
+        return APIR_VIRGL_DISPATCH_BAD_FRAME;
+    memcpy(ref, dec, sizeof ref);
+    if (c->ring)
+        return APIR_VIRGL_DISPATCH_NO_RING;
+    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, ref[0]) : NULL;
+    if (!p || !apir_mapping_covers((const void *)p, ref[1]))
+        return APIR_VIRGL_DISPATCH_BAD_BLOB;
+    c->ring = apir_virgl_ring_start(c->session, &c->lock, (void *)p, ref[1]);
+    return c->ring ? APIR_VIRGL_DISPATCH_OK : APIR_VIRGL_DISPATCH_NO_RING;
 }
 
 uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *cbs,
@@ -225,11 +250,15 @@ uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *c
     size_t used = 0, avail = (size_t)(dec_end - dec_cur), window = (size_t)(enc_end - enc_cur);
     uint32_t r;
     if (cmd_type == APIR_VIRGL_FWD_MESSAGE)
-        r = apir_virgl_forward(c->session, (const uint8_t *)dec_cur, avail, (uint8_t *)enc_cur,
-                               window, &used);
+        r = apir_virgl_forward(c, (const uint8_t *)dec_cur, avail, (uint8_t *)enc_cur, window,
+                               &used);
     else if (cmd_type == APIR_VIRGL_FWD_MESSAGE_IN_BLOB)
         r = apir_virgl_forward_blob(c, (const uint8_t *)dec_cur, avail, (uint8_t *)enc_cur, window,
                                     &used);
+    else if (cmd_type == APIR_VIRGL_FWD_RING_ATTACH)
+        r = apir_virgl_ring_attach(c, (const uint8_t *)dec_cur, avail);
+    else if (cmd_type == APIR_VIRGL_FWD_RING_KICK && c->ring)
+        apir_virgl_ring_kick(c->ring), r = APIR_VIRGL_DISPATCH_OK;
     else
         r = APIR_VIRGL_DISPATCH_BAD_TYPE;
     *enc_cur_after = enc_cur + used;

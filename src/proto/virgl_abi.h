@@ -56,6 +56,13 @@ enum apir_virgl_forward {
      * passes commands over a SOCK_SEQPACKET socket, which refuses datagrams past about 200 KiB
      * and ends the context. The host copies the message out before reading it. */
     APIR_VIRGL_FWD_MESSAGE_IN_BLOB = 2,
+    /* The payload is {u32 res_id, u32 size}: blob res_id holds a ring (src/shm/ring.h
+     * layout) from now on, served by a thread of the host library: requests that fit go
+     * there, with no command at all while that thread polls. No reply message. */
+    APIR_VIRGL_FWD_RING_ATTACH = 3,
+    /* No payload: wakes the ring's thread, which sleeps once the ring's host_idle is set.
+     * Sent with a reply blob of its own: the guest never waits for it. */
+    APIR_VIRGL_FWD_RING_KICK = 4,
 };
 /* Commands up to this size carry the message inline; larger ones go through a blob. */
 #define APIR_VIRGL_INLINE_MAX (64u << 10)
@@ -69,6 +76,7 @@ enum apir_virgl_dispatch {
     APIR_VIRGL_DISPATCH_NO_WINDOW = 4,  /* the reply blob cannot hold a reply header */
     APIR_VIRGL_DISPATCH_BAD_BLOB = 5,   /* MESSAGE_IN_BLOB: no such blob, or not that large */
     APIR_VIRGL_DISPATCH_NO_MEMORY = 6,  /* the host cannot copy the message out */
+    APIR_VIRGL_DISPATCH_NO_RING = 7,    /* RING_ATTACH refused (one already, or no thread) */
 };
 
 /* The library's entry points, as virglrenderer calls them (dlsym by these names). */

@@ -8,20 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-bool apir_ring_layout(struct apir_ring *r, void *base, size_t size)
-{
-    if (!base || size < APIR_RING_CTRL_SIZE + 2 * 64u)
-        return false;
-    size_t cap = (size - APIR_RING_CTRL_SIZE) / 2 / 64 * 64;
-    if (cap > UINT32_MAX - 1)
-        cap = (size_t)(UINT32_MAX - 1) / 64 * 64;
-    r->ctrl = base;
-    r->req = (uint8_t *)base + APIR_RING_CTRL_SIZE;
-    r->rep = r->req + cap;
-    r->cap = (uint32_t)cap;
-    return true;
-}
-
 /* The words live in memory shared between processes: the futex calls must not be the
  * process-private kind. */
 static void apir_futex_wake(_Atomic uint32_t *word)
@@ -49,15 +35,6 @@ static uint64_t apir_now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static inline void apir_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
 }
 
 bool apir_ring_wait(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *idle, unsigned spin_us,

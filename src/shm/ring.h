@@ -9,8 +9,9 @@
  * for setup, descriptors, oversized messages and liveness: a peer that died is noticed while
  * waiting, never waited on forever.
  *
- * Linux-specific (futex): linked into the guest plugin and apir-hostd, never into the host
- * library. */
+ * The layout (ring_layout.c) is portable and part of the protocol library. publish and wait
+ * (ring.c) are Linux-specific (futex): linked into the guest plugin and apir-hostd, never
+ * into the host library, whose virglrenderer ring polls instead (src/host/virgl_ring.c). */
 #ifndef APIR_SHM_RING_H
 #define APIR_SHM_RING_H
 
@@ -46,6 +47,16 @@ struct apir_ring {
     uint8_t *rep;
     uint32_t cap;
 };
+
+/* One pause in a spin loop: lets the sibling hyperthread run, saves power. */
+static inline void apir_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 /* False when size cannot hold a control block and two areas of a message header. */
 bool apir_ring_layout(struct apir_ring *r, void *base, size_t size);

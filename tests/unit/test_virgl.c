@@ -6,15 +6,19 @@
  * maps itself (anonymous shared mappings, as virglrenderer maps its memfds). */
 #include "proto/virgl_abi.h"
 #include "session_msgs.h"
+#include "shm/ring.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define CTX 7u
 #define BLOB_SMALL 11u /* one page */
 #define BLOB_LARGE 12u /* 64 KiB */
+#define BLOB_RING 13u  /* a ring: 64 KiB + control block */
+#define RING_SIZE (65536u + APIR_RING_CTRL_SIZE)
 
 static unsigned config_calls;
-static void *blob_small, *blob_large;
+static void *blob_small, *blob_large, *blob_ring;
 
 static const char *cfg_get(uint32_t ctx, const char *key)
 {
@@ -28,7 +32,10 @@ static volatile uint32_t *shmem_get(uint32_t ctx, uint32_t res)
 {
     if (ctx != CTX)
         return NULL;
-    return res == BLOB_SMALL ? blob_small : res == BLOB_LARGE ? blob_large : NULL;
+    return res == BLOB_SMALL   ? blob_small
+           : res == BLOB_LARGE ? blob_large
+           : res == BLOB_RING  ? blob_ring
+                               : NULL;
 }
 
 static struct apir_virgl_callbacks cbs = {cfg_get, shmem_get};
@@ -144,12 +151,72 @@ static void test_blobs(void)
                   &after) == APIR_VIRGL_DISPATCH_BAD_FRAME);
 }
 
+/* Waits (bounded) for the ring thread to answer request seq, or to close the ring. */
+static bool ring_answered(struct apir_ring *r, uint32_t seq)
+{
+    for (int i = 0; i < 20000; i++) {
+        if (atomic_load(&r->ctrl->rep_seq) == seq || atomic_load(&r->ctrl->closed))
+            return atomic_load(&r->ctrl->rep_seq) == seq;
+        usleep(100);
+    }
+    return false;
+}
+
+static void ring_publish(struct apir_ring *r, uint32_t seq, const void *msg, uint32_t len)
+{
+    memcpy(r->req, msg, len);
+    atomic_store(&r->ctrl->req_len, len);
+    atomic_store(&r->ctrl->req_seq, seq);
+    if (atomic_load(&r->ctrl->host_idle)) {
+        char *after;
+        forward(CTX, APIR_VIRGL_FWD_RING_KICK, NULL, 0, sizeof window, &after);
+    }
+}
+
+/* A ring in a blob, served by the library's thread: requests answered in place, a claim
+ * larger than the blob refused, one ring per context, a bad length closes it. */
+static void test_ring(void)
+{
+    char *after;
+    uint32_t too_big[2] = {BLOB_SMALL, RING_SIZE};
+    CHECK(forward(CTX, APIR_VIRGL_FWD_RING_ATTACH, too_big, sizeof too_big, sizeof window,
+                  &after) == APIR_VIRGL_DISPATCH_BAD_BLOB);
+    uint32_t attach[2] = {BLOB_RING, RING_SIZE};
+    CHECK(forward(CTX, APIR_VIRGL_FWD_RING_ATTACH, attach, sizeof attach, sizeof window, &after) ==
+          APIR_VIRGL_DISPATCH_OK);
+    CHECK(forward(CTX, APIR_VIRGL_FWD_RING_ATTACH, attach, sizeof attach, sizeof window, &after) ==
+          APIR_VIRGL_DISPATCH_NO_RING);
+    struct apir_ring r;
+    CHECK(apir_ring_layout(&r, blob_ring, RING_SIZE));
+    build_hello(0);
+    ring_publish(&r, 1, req.buf, (uint32_t)req.len);
+    CHECK(ring_answered(&r, 1));
+    struct apir_rep_hdr rh;
+    CHECK(apir_rep_hdr_decode(r.rep, &rh) && rh.status == APIR_OK && rh.seq == 9);
+    CHECK(atomic_load(&r.ctrl->rep_len) == APIR_HDR_SIZE + rh.len);
+    /* After the thread went to sleep (its napping is 20 ms): a kick wakes it. */
+    usleep(60000);
+    CHECK(atomic_load(&r.ctrl->host_idle) == 1);
+    ring_publish(&r, 2, req.buf, (uint32_t)req.len);
+    CHECK(ring_answered(&r, 2));
+    /* A length past the area: the ring closes, the context's command path still serves. */
+    memcpy(r.req, req.buf, req.len);
+    atomic_store(&r.ctrl->req_len, r.cap + 1);
+    atomic_store(&r.ctrl->req_seq, 3);
+    forward(CTX, APIR_VIRGL_FWD_RING_KICK, NULL, 0, sizeof window, &after);
+    CHECK(!ring_answered(&r, 3) && atomic_load(&r.ctrl->closed) == 1);
+    CHECK(forward(CTX, APIR_VIRGL_FWD_MESSAGE, req.buf, req.len, sizeof window, &after) ==
+          APIR_VIRGL_DISPATCH_OK);
+    CHECK(reply_status(after) == APIR_OK);
+}
+
 int main(void)
 {
     apir_writer_init(&req, 1 << 16);
     blob_small = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     blob_large = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(blob_small != MAP_FAILED && blob_large != MAP_FAILED);
+    blob_ring = mmap(NULL, RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(blob_small != MAP_FAILED && blob_large != MAP_FAILED && blob_ring != MAP_FAILED);
 
     CHECK(apir_backend_initialize(CTX, &cbs) == 0);
     unsigned after_init = config_calls;
@@ -157,6 +224,7 @@ int main(void)
     CHECK(apir_backend_initialize(CTX, &cbs) != 0); /* one session per context */
     test_framing();
     test_blobs();
+    test_ring();
     CHECK(config_calls == after_init); /* configuration is read at initialize only */
     apir_backend_deinit(CTX);
     char *after;
