@@ -149,15 +149,35 @@ static bool apir_vm_send_large(struct apir_vm *vm, const void *msg, size_t len)
                         sizeof ref);
 }
 
+/* The prediction slot of a GRAPH_RECOMPUTE (by stream); a GRAPH_COMPUTE clears its stream's. */
+static uint64_t *apir_vm_predict_slot(struct apir_vm *vm, const void *msg, size_t len)
+{
+    struct apir_req_hdr h;
+    uint64_t stream;
+    if (len < APIR_HDR_SIZE + sizeof stream || !apir_req_hdr_decode(msg, &h) ||
+        (h.cmd != APIR_CMD_GRAPH_COMPUTE && h.cmd != APIR_CMD_GRAPH_RECOMPUTE))
+        return NULL;
+    memcpy(&stream, (const uint8_t *)msg + APIR_HDR_SIZE, sizeof stream);
+    size_t n = sizeof vm->graph_us / sizeof vm->graph_us[0], i = 0;
+    while (i < n && vm->graph_us[i].stream != stream && vm->graph_us[i].stream != 0)
+        i++;
+    if (i == n)
+        i = stream % n; /* more streams than slots: share, the halving rule copes */
+    vm->graph_us[i].stream = stream;
+    if (h.cmd == APIR_CMD_GRAPH_COMPUTE) {
+        vm->graph_us[i].us = 0;
+        return NULL;
+    }
+    return &vm->graph_us[i].us;
+}
+
 static bool apir_vm_submit(struct apir_transport *t, const void *msg, size_t len,
                            const struct apir_shm_region *attach)
 {
     (void)attach; /* blobs are the host's already: REGION_ATTACH names its resource id */
     struct apir_vm *vm = (struct apir_vm *)t;
     t->last_via_ring = apir_vm_ring_submit(vm, msg, len);
-    struct apir_req_hdr h;
-    vm->pending_cmd =
-        len >= APIR_HDR_SIZE && apir_req_hdr_decode(msg, &h) && h.cmd < APIR_CMD_LIMIT ? h.cmd : 0;
+    vm->pending_predict = apir_vm_predict_slot(vm, msg, len);
     if (t->last_via_ring)
         return true;
     if (APIR_VM_CMD_HDR + len > APIR_VIRGL_INLINE_MAX)
@@ -172,7 +192,7 @@ static bool apir_vm_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
     if (t->last_via_ring)
         return apir_vm_ring_wait(vm, hdr, reply);
     uint32_t result;
-    bool ok = apir_vm_await(vm, &result, &vm->last_us[vm->pending_cmd]);
+    bool ok = apir_vm_await(vm, &result, vm->pending_predict);
     if (!ok || result != APIR_VIRGL_FORWARD_BASE + APIR_VIRGL_DISPATCH_OK)
         return false;
     const uint8_t *data = (const uint8_t *)vm->reply.ptr + APIR_VIRGL_REPLY_DATA;

@@ -32,11 +32,14 @@ struct apir_vm {
     int timeout_ms; /* one reply's bound (set_timeout; 0: APIR_TIMEOUT_S's) */
     int default_timeout_ms;
     unsigned spin_us, yield_us; /* reply polling: spin, then yield, then sleep */
-    /* How long the last reply to each command took: the next one of the same command (an
-     * unchanged graph, mostly) is slept through for most of that time in one nap. */
+    /* How long each stream's cached graph took to recompute: the next GRAPH_RECOMPUTE of the
+     * same stream runs the same graph, and is slept through for most of that time in one nap.
+     * A GRAPH_COMPUTE (a new graph) forgets it. Other calls are not predicted. */
     bool predict; /* APIR_VM_PREDICT=0: no nap sized by the last wait */
-    uint32_t pending_cmd;
-    uint64_t last_us[APIR_CMD_LIMIT];
+    struct {
+        uint64_t stream, us;
+    } graph_us[8];
+    uint64_t *pending_predict; /* the slot of the call in flight, or NULL */
     /* vm_ring.c: the ring blob, the blob kicks are answered in (never read), the layout. */
     struct apir_shm_region ring_blob, kick_blob;
     struct apir_ring ring;

@@ -63,8 +63,7 @@ bool apir_vm_ring_submit(struct apir_vm *vm, const void *msg, size_t len)
 bool apir_vm_ring_wait(struct apir_vm *vm, struct apir_rep_hdr *hdr, struct apir_writer *reply)
 {
     struct apir_ring_ctrl *c = vm->ring.ctrl;
-    if (!apir_vm_poll(vm, &c->rep_seq, vm->ring_seq - 1, &c->closed,
-                      &vm->last_us[vm->pending_cmd]) ||
+    if (!apir_vm_poll(vm, &c->rep_seq, vm->ring_seq - 1, &c->closed, vm->pending_predict) ||
         atomic_load_explicit(&c->rep_seq, memory_order_acquire) != vm->ring_seq)
         return false;
     uint32_t n = atomic_load_explicit(&c->rep_len, memory_order_relaxed);
