@@ -10,6 +10,7 @@ static void apir_stream_drop_cache(struct apir_host_stream *hs)
         return;
     apir_graph_release(&hs->built);
     apir_wire_graph_free(&hs->graph);
+    apir_index_plan_free(&hs->plan);
     hs->cached = false;
 }
 
@@ -98,10 +99,14 @@ static bool apir_graph_buffers_usable(ggml_backend_t be, const struct apir_built
     return true;
 }
 
-static void apir_stream_run(struct apir_host_stream *hs, struct apir_writer *w)
+/* Runs the cached graph, its index tensors checked on the way (indexplan.c). */
+static enum apir_status apir_stream_run(struct apir_host_stream *hs, struct apir_writer *w)
 {
-    enum ggml_status gs = ggml_backend_graph_compute(hs->be, hs->built.graph);
-    apir_write_u32(w, (uint32_t)gs);
+    enum ggml_status gs;
+    enum apir_status st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs);
+    if (st == APIR_OK)
+        apir_write_u32(w, (uint32_t)gs);
+    return st;
 }
 
 /* The new graph replaces the stream's cached one: it is rebuilt in the stream's own arena and
@@ -125,18 +130,22 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
     st = apir_graph_build(s, &hs->arena, &g, &b);
     if (st == APIR_OK && !apir_graph_buffers_usable(hs->be, &b, g.n_tensors))
         st = APIR_E_INVALID;
+    struct apir_index_plan plan = {0};
+    if (st == APIR_OK) {
+        apir_graph_link_nodes(&b, &g);
+        st = apir_index_plan_build(b.graph, &plan);
+    }
     if (st != APIR_OK) {
         apir_graph_release(&b);
         apir_wire_graph_free(&g);
         return st;
     }
-    apir_graph_link_nodes(&b, &g);
     hs->graph = g;
     hs->built = b;
+    hs->plan = plan;
     hs->epoch = s->buffer_epoch;
     hs->cached = true;
-    apir_stream_run(hs, w);
-    return APIR_OK;
+    return apir_stream_run(hs, w);
 }
 
 /* Runs the stream's cached graph again: everything was validated when it was sent, and the
@@ -156,8 +165,7 @@ enum apir_status apir_cmd_graph_recompute(struct apir_session *s, struct apir_re
         apir_stream_drop_cache(hs);
         return APIR_E_STALE;
     }
-    apir_stream_run(hs, w);
-    return APIR_OK;
+    return apir_stream_run(hs, w);
 }
 
 enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_reader *r,

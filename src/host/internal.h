@@ -49,6 +49,24 @@ struct apir_built_graph {
     struct ggml_cgraph *graph;
 };
 
+/* indexplan.c: where a graph's index tensors are checked (after their writers ran, before
+ * their readers run), kept with the built graph. */
+struct apir_index_check {
+    int32_t pos; /* checked before node pos runs */
+    const struct ggml_tensor *t;
+    int64_t limit; /* every value in [0, limit) */
+};
+struct apir_index_plan {
+    struct apir_index_check *checks;
+    uint32_t n, cap;
+};
+enum apir_status apir_index_plan_build(struct ggml_cgraph *g, struct apir_index_plan *p);
+void apir_index_plan_free(struct apir_index_plan *p);
+/* Computes g in the plan's segments; APIR_E_INVALID (the graph partly computed) when an index
+ * is out of range, else APIR_OK with the backend's status in *gs. */
+enum apir_status apir_index_plan_compute(ggml_backend_t be, struct ggml_cgraph *g,
+                                         const struct apir_index_plan *p, enum ggml_status *gs);
+
 /* A backend stream and its graph cache (cmd_stream.c). */
 struct apir_host_stream {
     ggml_backend_t be;
@@ -60,6 +78,7 @@ struct apir_host_stream {
     uint64_t epoch;
     struct apir_wire_graph graph;
     struct apir_built_graph built;
+    struct apir_index_plan plan;
 };
 void apir_host_stream_destroy(struct apir_host_stream *hs);
 

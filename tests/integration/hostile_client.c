@@ -1,8 +1,8 @@
 /* A hostile guest speaking the real protocol over the socket: it sends a GET_ROWS whose index
- * is out of range, a precondition the host's validation does not check today and ggml's CPU
- * kernel asserts on. Exit 0 when the host ended this session (connection closed) rather than
- * replying; 1 when it replied (then the kernel did not abort: fine too, but say so); 2 on setup
- * failure. The test around it checks that other sessions live on. */
+ * is out of range (ggml's CPU kernel would abort the host on it). The host must refuse it with
+ * an error reply, and the same session must then serve the same graph with a valid index.
+ * Exit 0 when both hold; 1 when the host ended the session or answered wrongly; 2 on setup
+ * failure. */
 #include "proto/codec.h"
 #include "proto/wire.h"
 
@@ -124,7 +124,23 @@ int main(int argc, char **argv)
     apir_wire_tensor_encode(w, &out);
     apir_write_u32(w, 1);
     apir_write_i32(w, 2);
+    struct apir_writer graph = req; /* the same request again, with a valid index */
     int st = call(APIR_CMD_GRAPH_COMPUTE, &r);
     printf("hostile GET_ROWS: %s\n", st < 0 ? "session ended by the host" : apir_status_str(st));
-    return st < 0 ? 0 : 1;
+    if (st != APIR_E_INVALID)
+        return 1;
+    uint8_t *copy = malloc(graph.len);
+    size_t len = graph.len;
+    if (!copy)
+        return 2;
+    memcpy(copy, graph.buf, len);
+    if (set_index(buf, 1) != APIR_OK)
+        return 1;
+    apir_writer_reset(&req);
+    memcpy(apir_write_reserve(&req, len), copy, len);
+    free(copy);
+    st = call(APIR_CMD_GRAPH_COMPUTE, &r);
+    uint32_t gs = apir_read_u32(&r);
+    printf("valid GET_ROWS on the same session: %s, ggml status %u\n", apir_status_str(st), gs);
+    return st == APIR_OK && gs == 0 ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # apir-hostd serves several guests at once, one process each: two guests generate in parallel
-# with the right tokens, a hostile guest that makes a kernel abort ends only its own session,
-# and once guests leave no session process is left behind.
+# with the right tokens; a hostile guest's out-of-range index is refused with an error reply
+# and its session goes on; a session process that dies (a crash, simulated with SIGSEGV) ends
+# only that session; and once guests leave no session process is left behind.
 . "$(dirname "$0")/lib.sh"
 
 model="$APIR_TMP/model.gguf"
@@ -23,7 +24,14 @@ check "two parallel guests, right tokens" '[ "$(cat "$APIR_TMP/a")" = "$native" 
 GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 200 -t 1 -d APIR0 \
   >"$APIR_TMP/long" 2>/dev/null &
 long=$!
-"$APIR_BUILD/tests/hostile_client" "$APIR_SOCKET" || true
+check "a hostile index is refused and the same session serves a valid one" \
+  '"$APIR_BUILD/tests/hostile_client" "$APIR_SOCKET"'
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 30 >"$APIR_TMP/victim" &
+victim=$!
+for _ in $(seq 1 100); do grep -q connected "$APIR_TMP/victim" && break; sleep 0.05; done
+victim_session=$(pgrep -n -P "$HOSTD_PID")
+kill -SEGV "$victim_session"
+kill $victim 2>/dev/null; wait $victim 2>/dev/null || true
 check "hostd still running after a session died" 'kill -0 $HOSTD_PID'
 for _ in $(seq 1 50); do grep -q "ended by signal" "$APIR_TMP/hostd.log" && break; sleep 0.1; done
 check "hostd logged the ended session" 'grep -q "ended by signal" "$APIR_TMP/hostd.log"'
