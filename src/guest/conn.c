@@ -3,6 +3,7 @@
 #include "guest.h"
 
 #include "../proto/fdio.h"
+#include "../proto/sockpath.h"
 #include "../vtest/vtest_client.h"
 
 #include <stdarg.h>

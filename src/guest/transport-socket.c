@@ -4,6 +4,7 @@
 #include "transport.h"
 
 #include "../proto/fdio.h"
+#include "../proto/sockpath.h"
 #include "../shm/ring.h"
 
 #include <errno.h>
@@ -219,6 +220,8 @@ struct apir_transport *apir_transport_socket_open(const char *path, char *why, s
         snprintf(why, whylen, "socket path too long: %s", path);
         return NULL;
     }
+    if (!apir_socket_dir_check(path, false, why, whylen))
+        return NULL;
     memcpy(addr.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -227,6 +230,14 @@ struct apir_transport *apir_transport_socket_open(const char *path, char *why, s
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         snprintf(why, whylen, "no apir-hostd at %s (%s)", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    /* Our data goes only to a daemon of our own user, or root's. */
+    long uid = apir_socket_peer_uid(fd);
+    if (uid != (long)getuid() && uid != 0) {
+        snprintf(why, whylen, "%s is served by uid %ld, not by this user (%u) or root", path, uid,
+                 (unsigned)getuid());
         close(fd);
         return NULL;
     }

@@ -4,7 +4,7 @@
  *              [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
 
-#include "../proto/fdio.h"
+#include "../proto/sockpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ static void apir_hostd_usage(FILE *f)
                "                  [--backend-dir DIR] [--max-session-mib N] [--max-objects N]\n"
                "                  [--max-sessions N]   guests served at once (default 64)\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
-               "/tmp/apir-<uid>.sock\n");
+               "${TMPDIR:-/tmp}/apir-<uid>/apir.sock (a private 0700 directory)\n");
 }
 
 /* Loads the backend once in a throw-away process, so a bad --backend/--device fails at start

@@ -1,5 +1,7 @@
 /* apir-hostd's listener: accepts guests on a unix socket and forks a session process each. */
 #include "server.h"
+#include "../proto/sockpath.h"
+#include "listen.h"
 #include "session_proc.h"
 
 #include <errno.h>
@@ -23,28 +25,16 @@ static void apir_on_signal(int sig)
     apir_stop = 1;
 }
 
-static int apir_listen(const char *path)
+/* Only our own user's guests (the socket is 0600 too; this also covers a socket made
+ * reachable by a directory or mode change). */
+static bool apir_peer_allowed(int fd)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof addr.sun_path) {
-        fprintf(stderr, "apir-hostd: socket path too long: %s\n", path);
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    unlink(path);
-    /* Created 0600 from the start (umask), not chmod-ed after: no window where others connect. */
-    mode_t old = umask(0177);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    umask(old);
-    if (rc != 0 || listen(fd, 16) != 0) {
-        fprintf(stderr, "apir-hostd: cannot listen on %s: %s\n", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
+    long uid = apir_socket_peer_uid(fd);
+    if (uid == (long)getuid())
+        return true;
+    fprintf(stderr, "apir-hostd: refused a connection from uid %ld (serving uid %u only)\n", uid,
+            (unsigned)getuid());
+    return false;
 }
 
 /* Session processes alive: each costs a process and its backend, so their number is capped. */
@@ -93,7 +83,8 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_c
 
 int apir_server_run(const struct apir_server_config *cfg)
 {
-    int lfd = apir_listen(cfg->socket_path);
+    struct apir_listener listener;
+    int lfd = apir_listen_claim(cfg->socket_path, &listener);
     if (lfd < 0)
         return 1;
     struct sigaction sa = {.sa_handler = apir_on_signal};
@@ -108,11 +99,12 @@ int apir_server_run(const struct apir_server_config *cfg)
         if (n <= 0)
             continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
+        if (fd >= 0 && !apir_peer_allowed(fd))
+            close(fd);
+        else if (fd >= 0)
             apir_spawn_session(lfd, fd, cfg);
     }
-    close(lfd);
-    unlink(cfg->socket_path);
+    apir_listen_release(cfg->socket_path, &listener);
     fprintf(stderr, "apir-hostd: stopped\n");
     return 0;
 }

@@ -118,15 +118,3 @@ bool apir_fd_read_with_fd(int fd, void *buf, size_t len, int *got_fd)
     }
     return true;
 }
-
-void apir_socket_default_path(char *out, size_t len)
-{
-    const char *p = getenv("APIR_SOCKET");
-    const char *rt = getenv("XDG_RUNTIME_DIR");
-    if (p && *p)
-        snprintf(out, len, "%s", p);
-    else if (rt && *rt)
-        snprintf(out, len, "%s/apir.sock", rt);
-    else
-        snprintf(out, len, "/tmp/apir-%u.sock", (unsigned)getuid());
-}

@@ -1,5 +1,4 @@
-/* Whole-buffer socket I/O and the default socket path, shared by the guest's socket transport
- * and apir-hostd. */
+/* Whole-buffer socket I/O, shared by the guest's transports and apir-hostd. */
 #ifndef APIR_FDIO_H
 #define APIR_FDIO_H
 
@@ -14,7 +13,5 @@ bool apir_fd_write_with_fd(int fd, const void *buf, size_t len, int pass_fd);
 /* read_all that also receives a descriptor passed with the data: *got_fd is the first one
  * (close-on-exec) or -1; extra ones are closed. On failure nothing stays open. */
 bool apir_fd_read_with_fd(int fd, void *buf, size_t len, int *got_fd);
-/* APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else /tmp/apir-<uid>.sock. */
-void apir_socket_default_path(char *out, size_t len);
 
 #endif
