@@ -73,8 +73,11 @@ enum apir_status apir_cmd_stream_set_threads(struct apir_session *s, struct apir
     struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
     if (!hs)
         return APIR_E_HANDLE;
-    if (n == 0 || n > 512)
+    if (n == 0)
         return APIR_E_INVALID;
+    /* A hint, not a demand: never more threads than the host has cores. */
+    if (n > s->host->max_threads)
+        n = s->host->max_threads;
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(ggml_backend_get_device(hs->be));
     ggml_backend_set_n_threads_t fn =
         reg ? (ggml_backend_set_n_threads_t)ggml_backend_reg_get_proc_address(

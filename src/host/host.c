@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Never serve ourselves: a host whose GGML_BACKEND_PATH points at the guest plugin would
  * otherwise forward to itself. */
@@ -101,6 +102,8 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
     }
     h->max_session_bytes = cfg->max_session_bytes;
     h->max_session_objects = cfg->max_session_objects;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    h->max_threads = cores > 0 ? (uint32_t)cores : 1;
     if (!apir_host_load(h, cfg, err, errlen)) {
         free(h);
         return NULL;

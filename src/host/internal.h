@@ -19,6 +19,7 @@ struct apir_host {
     size_t n_devices;
     uint64_t max_session_bytes;
     uint32_t max_session_objects;
+    uint32_t max_threads; /* SET_THREADS is capped here: the host's online cores */
 };
 
 /* A shared region attached to the session (region.c). */

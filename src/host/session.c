@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const apir_cmd_fn apir_dispatch_table[APIR_CMD_LIMIT] = {
 #define APIR_X_TABLE(id, NAME, name, req, rep) [id] = apir_cmd_##name,
@@ -16,14 +18,17 @@ static const apir_cmd_fn apir_dispatch_table[APIR_CMD_LIMIT] = {
 };
 
 /* Distinct per session so a handle copied from another session never resolves here. */
+/* A tag per session: a counter mixed with the process id and the clock, since apir-hostd
+ * forks every session from the same state (a counter alone would give each the same tag). */
 static uint16_t apir_session_next_tag(void)
 {
     static atomic_uint counter;
-    uint16_t tag;
-    do
-        tag = (uint16_t)((atomic_fetch_add(&counter, 1) + 1) * 40503u);
-    while (tag == 0);
-    return tag;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint32_t mix = (atomic_fetch_add(&counter, 1) + 1) * 40503u;
+    mix ^= (uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec * 2246822519u;
+    uint16_t tag = (uint16_t)(mix ^ (mix >> 16));
+    return tag ? tag : 1;
 }
 
 struct apir_session *apir_session_create(struct apir_host *host)

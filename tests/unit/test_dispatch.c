@@ -3,6 +3,10 @@
  * valid cases must compute right. */
 #include "session_msgs.h"
 
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <ggml.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +383,71 @@ static void test_execute(struct apir_host *host)
     apir_session_destroy(s);
 }
 
+static int thread_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* SET_THREADS asks for 500 threads: the host runs at most as many as it has cores (a guest's
+ * thread count is a hint, capped, not an error), and a compute still works. */
+static void test_thread_cap(struct apir_session *s, uint64_t dev, uint64_t buft)
+{
+    int st;
+    uint64_t buf = buffer_alloc(s, buft, 256, &st);
+    apir_write_u64(msg_begin(), dev);
+    CHECK(msg_send(s, APIR_CMD_STREAM_NEW) == APIR_OK);
+    uint64_t stream = apir_read_u64(&rep);
+    struct apir_writer *w = msg_begin();
+    apir_write_u64(w, stream);
+    apir_write_u32(w, 500);
+    CHECK(msg_send(s, APIR_CMD_STREAM_SET_THREADS) == APIR_OK);
+    struct apir_wire_tensor t[2] = {f32_tensor(buf, 0, 16), f32_tensor(buf, 64, 16)};
+    t[1].op = GGML_OP_ADD;
+    t[1].src[0] = t[1].src[1] = 0;
+    t[1].flags = GGML_TENSOR_FLAG_COMPUTE;
+    int before = thread_count();
+    const int32_t node = 1;
+    CHECK(graph_compute(s, stream, t, 2, &node, 1) == APIR_OK && apir_read_u32(&rep) == 0);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK(thread_count() <= before + (int)cores);
+}
+
+/* The handle tag a session forked from this process gets (apir-hostd forks one per guest). */
+static uint16_t tag_in_child(struct apir_host *host)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct apir_session *s = apir_session_create(host);
+        uint64_t buft, dev = (hello(s, APIR_PROTO_MAJOR), dev_info(s, &buft));
+        uint16_t tag = (uint16_t)(dev >> 48);
+        _exit(write(p[1], &tag, sizeof tag) == sizeof tag ? 0 : 1);
+    }
+    uint16_t tag = 0;
+    if (read(p[0], &tag, sizeof tag) != sizeof tag)
+        tag = 0;
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    return tag;
+}
+
+/* Sessions forked from one daemon state still get distinct tags: a handle of one guest's
+ * session is never well-formed in another's. */
+static void test_tags_after_fork(struct apir_host *host)
+{
+    uint16_t a = tag_in_child(host), b = tag_in_child(host);
+    CHECK(a != 0 && b != 0 && a != b);
+}
+
 int main(void)
 {
     char err[256];
@@ -398,9 +467,11 @@ int main(void)
     test_op_structure(s, dev);
     test_cast_self_source(s, dev, buft);
     test_untouched_tensors(s, dev, buft);
+    test_thread_cap(s, dev, buft);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     test_execute(host);
+    test_tags_after_fork(host);
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");
