@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 void *apir_hostd_map_sealed(int fd, uint64_t size)
@@ -68,7 +70,7 @@ void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len
 /* Reads one request message into *buf (grown as needed), and a descriptor passed with it.
  * False on EOF, error, or a header that is not ours: such a peer is not a guest and the
  * connection ends. */
-static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, int *passed_fd)
+static bool apir_read_request_now(int fd, uint8_t **buf, size_t *cap, size_t *len, int *passed_fd)
 {
     uint8_t hb[APIR_HDR_SIZE];
     struct apir_req_hdr h;
@@ -87,6 +89,32 @@ static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, i
     memcpy(*buf, hb, sizeof hb);
     *len = need;
     return apir_fd_read_all(fd, *buf + APIR_HDR_SIZE, h.len);
+}
+
+/* A guest may stay idle as long as it likes between requests; once a request has begun, each
+ * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
+ * half a message never pins a session process. */
+static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, int *passed_fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, -1)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return false;
+    static long timeout_s = -1;
+    if (timeout_s < 0) {
+        const char *e = getenv("APIR_HOSTD_READ_TIMEOUT_S");
+        timeout_s = e && *e ? strtol(e, NULL, 10) : 10;
+    }
+    struct timeval tv = {.tv_sec = timeout_s}, none = {0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    bool ok = apir_read_request_now(fd, buf, cap, len, passed_fd);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    if (!ok && (errno == EAGAIN || errno == EWOULDBLOCK))
+        fprintf(stderr, "apir-hostd: session %d: a request stalled past %ld s; closing\n",
+                (int)getpid(), timeout_s);
+    return ok;
 }
 
 /* RING_ATTACH belongs to this transport: answered here, with a reply header of our own. */

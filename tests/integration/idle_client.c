@@ -1,5 +1,6 @@
 /* A guest that connects, says HELLO and then holds its session idle for N seconds: a
- * session that stays open however fast the machine is, for tests of the session cap. */
+ * session that stays open however fast the machine is, for tests of the session cap.
+ * With a third argument "partial", it then sends half a request header and stalls. */
 #include "proto/fdio.h"
 #include "proto/wire.h"
 
@@ -13,7 +14,7 @@
 int main(int argc, char **argv)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (argc != 3 || strlen(argv[1]) >= sizeof addr.sun_path)
+    if (argc < 3 || strlen(argv[1]) >= sizeof addr.sun_path)
         return 2;
     strcpy(addr.sun_path, argv[1]);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         return 1;
     printf("idle_client: connected\n");
     fflush(stdout);
+    if (argc > 3 && strcmp(argv[3], "partial") == 0 && !apir_fd_write_all(fd, msg, 8))
+        return 1;
     sleep((unsigned)atoi(argv[2]));
     close(fd);
     return 0;

@@ -60,4 +60,18 @@ wait $first
 check "the guest within the cap was served" 'grep -q connected "$APIR_TMP/first"'
 sleep 0.7 # the daemon reaps the ended session on its next poll
 check "a guest is served once a session ended" '[ "$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)" = "$native" ]'
+# Half a request header, then silence: the session ends after the read timeout instead of
+# being pinned (an idle guest between requests is not timed out: the first section's long
+# guest and idle_client above stay served).
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null || true
+APIR_HOSTD_READ_TIMEOUT_S=1 apir_start_hostd --device CPU
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 10 partial >"$APIR_TMP/partial" &
+partial=$!
+for _ in $(seq 1 50); do
+  grep -q stalled "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && break
+  sleep 0.1
+done
+check "a stalled half request ends its session" \
+  'grep -q stalled "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && kill -0 $partial'
+kill $partial 2>/dev/null; wait $partial 2>/dev/null || true
 echo "sessions: $passed passed, 0 failed"
