@@ -23,7 +23,7 @@ struct apir_host_config {
                                      without GGML_BACKEND_DL, e.g. "ggml_backend_metal_reg" */
     const char *device_name;      /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
     const char *backend_dir;      /* where to discover backend libraries (NULL: ggml default) */
-    uint64_t max_session_bytes;   /* per-session buffer memory quota (0: unlimited) */
+    uint64_t max_session_bytes;   /* per-session memory quota (0: what the served devices hold) */
     uint32_t max_session_objects; /* per-session live handle quota (0: default) */
 };
 

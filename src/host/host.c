@@ -93,6 +93,20 @@ static bool apir_host_load(struct apir_host *h, const struct apir_host_config *c
     return true;
 }
 
+/* Without a configured quota a session may hold at most what its devices hold in total: a
+ * guest asking for more could never use it, and lazily committed host memory would otherwise
+ * let it reserve many times the machine's RAM. */
+static uint64_t apir_host_default_quota(const struct apir_host *h)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < h->n_devices; i++) {
+        size_t free_b = 0, total = 0;
+        ggml_backend_dev_memory(h->devices[i], &free_b, &total);
+        sum += total;
+    }
+    return sum ? sum : UINT64_MAX;
+}
+
 struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err, size_t errlen)
 {
     struct apir_host *h = calloc(1, sizeof *h);
@@ -113,6 +127,8 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
         free(h);
         return NULL;
     }
+    if (h->max_session_bytes == 0)
+        h->max_session_bytes = apir_host_default_quota(h);
     return h;
 }
 

@@ -17,6 +17,9 @@ static void apir_hostd_usage(FILE *f)
     fprintf(f, "usage: apir-hostd [--socket PATH] [--backend LIB | --device NAME]\n"
                "                  [--backend-dir DIR] [--max-session-mib N] [--max-objects N]\n"
                "                  [--max-sessions N]   guests served at once (default 64)\n"
+               "--max-session-mib N: memory one guest may hold (default: what the served\n"
+               "                     devices hold in total)\n"
+               "APIR_HOSTD_READ_TIMEOUT_S: a started request must keep coming (default 10)\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
                "${TMPDIR:-/tmp}/apir-<uid>/apir.sock (a private 0700 directory)\n");
 }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -154,9 +156,22 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
     free(buf);
 }
 
+/* What a session process gives up before it reads a byte of the guest: gaining privileges
+ * through exec, being traced or read by other processes of the user (or its siblings), and
+ * dumping guest data to core files. Not yet a seccomp filter or namespaces: see
+ * docs/security.md. */
+static void apir_session_confine(void)
+{
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+}
+
 int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg)
 {
     char err[256];
+    apir_session_confine();
     struct apir_host *host = apir_host_create(hcfg, err, sizeof err);
     if (!host) {
         fprintf(stderr, "apir-hostd: session refused: %s\n", err);

@@ -30,6 +30,9 @@ check "a hostile index is refused and the same session serves a valid one" \
 victim=$!
 for _ in $(seq 1 100); do grep -q connected "$APIR_TMP/victim" && break; sleep 0.05; done
 victim_session=$(pgrep -n -P "$HOSTD_PID")
+check "a session process is confined (no_new_privs, no core dumps)" \
+  'grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$victim_session/status &&
+   grep -q "^Max core file size *0 *0" /proc/$victim_session/limits'
 kill -SEGV "$victim_session"
 kill $victim 2>/dev/null; wait $victim 2>/dev/null || true
 check "hostd still running after a session died" 'kill -0 $HOSTD_PID'

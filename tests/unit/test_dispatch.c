@@ -448,6 +448,30 @@ static void test_tags_after_fork(struct apir_host *host)
     CHECK(a != 0 && b != 0 && a != b);
 }
 
+/* Without a configured quota, a session may not allocate more than its devices hold (the
+ * CPU's RAM here): twice the machine's memory is refused, not accepted lazily. */
+static void test_default_quota(void)
+{
+    char err[256];
+    struct apir_host_config cfg = {.backend_dir = APIR_GGML_BACKEND_DIR, .device_name = "CPU"};
+    struct apir_host *host = apir_host_create(&cfg, err, sizeof err);
+    CHECK(host != NULL);
+    if (!host)
+        return;
+    struct apir_session *s = apir_session_create(host);
+    CHECK(hello(s, APIR_PROTO_MAJOR) == APIR_OK);
+    uint64_t buft;
+    dev_info(s, &buft);
+    uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+    int st;
+    uint64_t big = buffer_alloc(s, buft, 2 * ram, &st);
+    CHECK(big == 0 && st == APIR_E_QUOTA);
+    uint64_t small = buffer_alloc(s, buft, 1u << 20, &st);
+    CHECK(small != 0 && st == APIR_OK);
+    apir_session_destroy(s);
+    apir_host_destroy(host);
+}
+
 int main(void)
 {
     char err[256];
@@ -472,6 +496,7 @@ int main(void)
     test_foreign_and_quota(host);
     test_execute(host);
     test_tags_after_fork(host);
+    test_default_quota();
     apir_writer_free(&req);
     apir_host_destroy(host);
     return apir_check_summary("dispatch");
