@@ -80,16 +80,7 @@ static bool apir_sock_ring_wait(struct apir_socket_transport *st, struct apir_re
     uint32_t n = atomic_load_explicit(&c->rep_len, memory_order_relaxed);
     if (n == APIR_RING_REPLY_ON_SOCKET)
         return apir_sock_read_reply(st, hdr, reply);
-    if (n < APIR_HDR_SIZE || n > st->ring.cap || !apir_rep_hdr_decode(st->ring.rep, hdr) ||
-        hdr->len != n - APIR_HDR_SIZE)
-        return false;
-    if (hdr->len == 0)
-        return true;
-    void *dst = apir_write_reserve(reply, hdr->len);
-    if (!dst)
-        return false;
-    memcpy(dst, st->ring.rep + APIR_HDR_SIZE, hdr->len);
-    return true;
+    return apir_ring_take_reply(&st->ring, n, hdr, reply);
 }
 
 /* Descriptors and messages larger than the ring's area take the socket. */

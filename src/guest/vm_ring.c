@@ -67,16 +67,7 @@ bool apir_vm_ring_wait(struct apir_vm *vm, struct apir_rep_hdr *hdr, struct apir
         atomic_load_explicit(&c->rep_seq, memory_order_acquire) != vm->ring_seq)
         return false;
     uint32_t n = atomic_load_explicit(&c->rep_len, memory_order_relaxed);
-    if (n < APIR_HDR_SIZE || n > vm->ring.cap || !apir_rep_hdr_decode(vm->ring.rep, hdr) ||
-        hdr->len != n - APIR_HDR_SIZE)
-        return false;
-    if (hdr->len == 0)
-        return true;
-    void *dst = apir_write_reserve(reply, hdr->len);
-    if (!dst)
-        return false;
-    memcpy(dst, vm->ring.rep + APIR_HDR_SIZE, hdr->len);
-    return true;
+    return apir_ring_take_reply(&vm->ring, n, hdr, reply);
 }
 
 void apir_vm_ring_stop(struct apir_vm *vm)

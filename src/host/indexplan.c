@@ -1,9 +1,9 @@
 /* Index-reading ops keep their indices inside their tensors (docs/security.md, "Indices").
  *
  * GET_ROWS, GET_ROWS_BACK, SET_ROWS, MUL_MAT_ID, ADD_ID and SSM_SCAN address memory with
- * values read from a tensor at run time. ggml's CPU kernels check some of them with
- * GGML_ASSERT (which would abort the host), MUL_MAT_ID's check is an assert() compiled out in
- * release builds, GET_ROWS_BACK has none, and GPU kernels none at all. Values are data, not
+ * values read from a tensor at run time. ggml's CPU kernels check some of them with aborting
+ * assertions (the host would die), MUL_MAT_ID's check is compiled out of release builds,
+ * GET_ROWS_BACK has none, and GPU kernels none at all. Values are data, not
  * shapes: they are only known once the nodes that write them have run. So the host computes
  * a graph in segments: every index tensor is read back and checked at the start of the
  * segment that consumes it, and a new segment starts right before a consumer whose indices

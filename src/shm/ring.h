@@ -58,6 +58,13 @@ static inline void apir_cpu_relax(void)
 #endif
 }
 
+struct apir_rep_hdr;
+struct apir_writer;
+/* The reply of n bytes (rep_len, read once) in the reply area, checked against the area and
+ * copied out: its header into *hdr, its payload appended to reply. The peer is not trusted. */
+bool apir_ring_take_reply(const struct apir_ring *r, uint32_t n, struct apir_rep_hdr *hdr,
+                          struct apir_writer *reply);
+
 /* False when size cannot hold a control block and two areas of a message header. */
 bool apir_ring_layout(struct apir_ring *r, void *base, size_t size);
 
