@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# apir-hostd serves several guests at once, one process each: two guests generate in parallel
-# with the right tokens; a hostile guest's out-of-range index is refused with an error reply
+# apir-hostd serves several guests at once, one process each: eight guests generate in
+# parallel with the right tokens; a hostile guest's out-of-range index is refused with an error reply
 # and its session goes on; a session process that dies (a crash, simulated with SIGSEGV) ends
 # only that session; and once guests leave no session process is left behind.
 . "$(dirname "$0")/lib.sh"
@@ -13,12 +13,14 @@ native=$(gen -d none)
 passed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else echo "FAIL: $1"; cat "$APIR_TMP/hostd.log"; exit 1; fi; }
 
-GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 >"$APIR_TMP/a" &
-a=$!
-GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 >"$APIR_TMP/b" &
-b=$!
-wait $a && wait $b
-check "two parallel guests, right tokens" '[ "$(cat "$APIR_TMP/a")" = "$native" ] && [ "$(cat "$APIR_TMP/b")" = "$native" ]'
+pids=()
+for i in $(seq 1 8); do
+  GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0 >"$APIR_TMP/g$i" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
+all_right() { for i in $(seq 1 8); do [ "$(cat "$APIR_TMP/g$i")" = "$native" ] || return 1; done; }
+check "eight parallel guests, right tokens" all_right
 
 # A guest that stays connected while the hostile one strikes.
 GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 200 -t 1 -d APIR0 \
