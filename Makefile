@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-full run bench compare micro clean format
+.PHONY: all deps build test test-full run bench compare micro fuzz clean format
 
 all: build
 
@@ -38,6 +38,12 @@ compare: build
 
 micro: build
 	@bash bench/micro.sh $(BUILD)
+
+# libFuzzer targets under ASan+UBSan (clang): FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@dir=$$(bash scripts/deps.sh | tail -n 1) && \
+	  bash tests/fuzz/run.sh $(BUILD) "$$dir" $(FUZZ_SECONDS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -16,6 +16,10 @@ want openssl openssl
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 # virglrenderer's build (scripts/deps-virgl.sh, for the vtest tests): here too, so that a fresh
 # machine runs apt-get update once.
+# libFuzzer (tests/fuzz): clang and its runtime.
+want clang clang
+dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q 'install ok installed' ||
+  need+=(libclang-rt-14-dev)
 want meson meson
 want pkg-config pkg-config
 for p in libepoxy-dev libdrm-dev libvulkan-dev; do
