@@ -24,14 +24,19 @@ check "eight parallel guests, right tokens" all_right
 
 # A guest that stays connected while the hostile one strikes.
 GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 200 -t 1 -d APIR0 \
-  >"$APIR_TMP/long" 2>/dev/null &
+  >"$APIR_TMP/long" 2>"$APIR_TMP/long.err" &
 long=$!
+# Its session exists once its model is on the host (so it is not mistaken for the victim's).
+for _ in $(seq 1 400); do grep -q "load_tensors" "$APIR_TMP/long.err" && break; sleep 0.05; done
 check "a hostile index is refused and the same session serves a valid one" \
   '"$APIR_BUILD/tests/hostile_client" "$APIR_SOCKET"'
+# The victim's session is the daemon's child that appears with it.
+before=$(pgrep -P "$HOSTD_PID" | sort || true)
 "$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 30 >"$APIR_TMP/victim" &
 victim=$!
-for _ in $(seq 1 100); do grep -q connected "$APIR_TMP/victim" && break; sleep 0.05; done
-victim_session=$(pgrep -n -P "$HOSTD_PID")
+for _ in $(seq 1 400); do grep -q connected "$APIR_TMP/victim" && break; sleep 0.05; done
+victim_session=$(comm -13 <(echo "$before") <(pgrep -P "$HOSTD_PID" | sort) | head -1)
+check "the victim guest got a session" '[ -n "$victim_session" ]'
 check "a session process is confined (no_new_privs, no core dumps)" \
   'grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$victim_session/status &&
    grep -q "^Max core file size *0 *0" /proc/$victim_session/limits'
@@ -40,7 +45,7 @@ kill $victim 2>/dev/null; wait $victim 2>/dev/null || true
 check "hostd still running after a session died" 'kill -0 $HOSTD_PID'
 for _ in $(seq 1 50); do grep -q "ended by signal" "$APIR_TMP/hostd.log" && break; sleep 0.1; done
 check "hostd logged the ended session" 'grep -q "ended by signal" "$APIR_TMP/hostd.log"'
-wait $long
+wait $long || { echo "the concurrent guest failed:"; tail -5 "$APIR_TMP/long.err"; }
 check "the concurrent guest finished its 200 tokens" '[ "$(sed -n "s/^tokens: //p" "$APIR_TMP/long" | wc -w)" = 200 ]'
 after=$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)
 check "a new guest is served afterwards" '[ "$after" = "$native" ]'
