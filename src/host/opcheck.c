@@ -1,11 +1,11 @@
 /* Per-op structure checks for graph nodes, before any backend sees them.
  *
  * Extent validation (validate.c) keeps every tensor inside its buffer. This file checks what
- * kernels assume about an op's operands: that the sources they dereference exist, and for the
- * ops every LLM runs, that shapes agree. CPU kernels assert on a mismatch (which would end the
- * session process); GPU kernels may simply read out of range. Ops not listed here get the
- * generic source check only; docs/security.md says what remains open. */
+ * kernels assume about an op's operands: that the sources they dereference exist, and that
+ * shapes, types and op params are what ggml's constructors would have built (opshape*.c, one
+ * rule per op; an op without one is refused). */
 #include "internal.h"
+#include "opshape.h"
 
 /* Leading sources an op cannot run without (later ones may be optional, e.g. a mask). */
 static unsigned apir_op_required_srcs(enum ggml_op op)
@@ -65,79 +65,12 @@ static unsigned apir_op_required_srcs(enum ggml_op op)
     }
 }
 
-static bool apir_index_type(uint32_t type)
-{
-    return type == GGML_TYPE_I32 || type == GGML_TYPE_I64;
-}
-
-/* b broadcasts to a: every dimension of a is a whole multiple of b's. */
-static bool apir_can_repeat(const struct apir_wire_tensor *b, const struct apir_wire_tensor *a)
-{
-    for (int i = 0; i < 4; i++) {
-        if (b->ne[i] == 0 ? a->ne[i] != 0 : a->ne[i] % b->ne[i] != 0)
-            return false;
-    }
-    return true;
-}
-
-static bool apir_same_shape(const struct apir_wire_tensor *a, const struct apir_wire_tensor *b)
-{
-    for (int i = 0; i < 4; i++) {
-        if (a->ne[i] != b->ne[i])
-            return false;
-    }
-    return true;
-}
-
-static int64_t apir_nelements(const struct apir_wire_tensor *t)
-{
-    /* validate.c proved the product fits in int64 before we get here. */
-    return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-}
-
-static bool apir_check_mul_mat(const struct apir_wire_tensor *d, const struct apir_wire_tensor *a,
-                               const struct apir_wire_tensor *b)
-{
-    return a->ne[0] == b->ne[0] && a->ne[2] > 0 && a->ne[3] > 0 && b->ne[2] % a->ne[2] == 0 &&
-           b->ne[3] % a->ne[3] == 0 && d->ne[0] == a->ne[1] && d->ne[1] == b->ne[1] &&
-           d->ne[2] == b->ne[2] && d->ne[3] == b->ne[3];
-}
-
-static bool apir_check_get_rows(const struct apir_wire_tensor *d, const struct apir_wire_tensor *a,
-                                const struct apir_wire_tensor *idx)
-{
-    return apir_index_type(idx->type) && a->ne[2] == idx->ne[1] && a->ne[3] == idx->ne[2] &&
-           idx->ne[3] == 1 && d->ne[0] == a->ne[0] && d->ne[1] == idx->ne[0] &&
-           d->ne[2] == idx->ne[1] && d->ne[3] == idx->ne[2];
-}
-
+/* Shapes, types and op params: one rule per op, default-deny (opshape*.c). */
 static bool apir_check_shapes(const struct apir_wire_graph *g, const struct apir_wire_tensor *t)
 {
-    const struct apir_wire_tensor *s0 = t->src[0] >= 0 ? &g->tensors[t->src[0]] : NULL;
-    const struct apir_wire_tensor *s1 = t->src[1] >= 0 ? &g->tensors[t->src[1]] : NULL;
     switch ((enum ggml_op)t->op) {
-    case GGML_OP_ADD:
-    case GGML_OP_SUB:
-    case GGML_OP_MUL:
-    case GGML_OP_DIV:
-        return apir_can_repeat(s1, s0) && apir_same_shape(t, s0);
-    case GGML_OP_MUL_MAT:
-        return apir_check_mul_mat(t, s0, s1);
-    case GGML_OP_GET_ROWS:
-        return apir_check_get_rows(t, s0, s1);
-    case GGML_OP_CPY:
-        return apir_nelements(s0) == apir_nelements(s1) && apir_same_shape(t, s1);
-    case GGML_OP_RMS_NORM:
-    case GGML_OP_NORM:
-    case GGML_OP_SCALE:
-    case GGML_OP_CONT:
-        return apir_nelements(t) == apir_nelements(s0);
-    case GGML_OP_SOFT_MAX:
-        return apir_same_shape(t, s0);
-    case GGML_OP_ROPE:
-        return apir_index_type(s1->type) && apir_same_shape(t, s0) && s1->ne[0] >= s0->ne[2];
     default:
-        return true;
+        return apir_op_shape_ok(g, t);
     }
 }
 
