@@ -118,11 +118,8 @@ static bool apir_sock_region_create(struct apir_transport *t, size_t size,
                                     struct apir_shm_region *out)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
-    long page = sysconf(_SC_PAGESIZE);
-    size_t ps = page > 0 ? (size_t)page : 4096;
-    if (size == 0 || size > SIZE_MAX - ps)
+    if (!apir_shm_page_round(&size))
         return false;
-    size = (size + ps - 1) / ps * ps;
     int fd = memfd_create("ggml-apir", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return false;

@@ -79,11 +79,8 @@ static int apir_vg_param(int fd, uint64_t param)
 
 static bool apir_vg_blob_create(struct apir_vm *vm, size_t size, struct apir_shm_region *out)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    size_t ps = page > 0 ? (size_t)page : 4096;
-    if (size == 0 || size > SIZE_MAX - ps)
+    if (!apir_shm_page_round(&size))
         return false;
-    size = (size + ps - 1) / ps * ps;
     int fd = apir_vg_fd(vm);
     struct apir_virtgpu_resource_create_blob cb = {.blob_mem = APIR_VIRTGPU_BLOB_MEM_HOST3D,
                                                    .blob_flags =

@@ -25,11 +25,8 @@ static struct apir_vtest *apir_vt(struct apir_vm *vm)
 
 static bool apir_vt_blob_create(struct apir_vm *vm, size_t size, struct apir_shm_region *out)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    size_t ps = page > 0 ? (size_t)page : 4096;
-    if (size == 0 || size > SIZE_MAX - ps)
+    if (!apir_shm_page_round(&size))
         return false;
-    size = (size + ps - 1) / ps * ps;
     uint32_t res_id;
     int fd;
     if (!apir_vtest_blob_create(apir_vt(vm), APIR_VTEST_BLOB_HOST3D, APIR_VTEST_BLOB_FLAG_MAPPABLE,

@@ -6,6 +6,9 @@
 #include "../proto/codec.h"
 #include "../proto/wire.h"
 
+#include <stdint.h>
+#include <unistd.h>
+
 struct apir_transport;
 
 /* Shared memory as the guest holds it: the transport creates it, maps it here, and hands the
@@ -45,6 +48,18 @@ struct apir_transport {
     char desc[128];     /* where we are connected, for log lines */
     bool last_via_ring; /* the last request went through shared memory (for APIR_STATS) */
 };
+
+/* Rounds *size up to whole pages (shared memory is mapped by the page); false for 0 or a
+ * size that would overflow. */
+static inline bool apir_shm_page_round(size_t *size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t ps = page > 0 ? (size_t)page : 4096;
+    if (*size == 0 || *size > SIZE_MAX - ps)
+        return false;
+    *size = (*size + ps - 1) / ps * ps;
+    return true;
+}
 
 /* Connects to apir-hostd. NULL with a reason in why on failure. */
 struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen);

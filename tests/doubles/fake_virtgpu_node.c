@@ -79,28 +79,34 @@ static int fake_open_node(void)
     if (!real_fn)                                                                                  \
         *(void **)&real_fn = dlsym(RTLD_NEXT, name);
 
-FAKE_EXPORT int open(const char *path, int flags, ...)
+/* open and open64 alike: the node's path opens the fake node, anything else the real file. */
+static int fake_open(const char *path, int flags, va_list ap,
+                     int (*real_fn)(const char *, int, ...))
 {
-    va_list ap;
-    va_start(ap, flags);
     mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-    va_end(ap);
     if (strcmp(path, fake_node_path()) == 0)
         return fake_open_node();
-    FAKE_REAL(int, "open", const char *, int, ...)
     return real_fn(path, flags, mode);
+}
+
+FAKE_EXPORT int open(const char *path, int flags, ...)
+{
+    FAKE_REAL(int, "open", const char *, int, ...)
+    va_list ap;
+    va_start(ap, flags);
+    int fd = fake_open(path, flags, ap, real_fn);
+    va_end(ap);
+    return fd;
 }
 
 FAKE_EXPORT int open64(const char *path, int flags, ...)
 {
+    FAKE_REAL(int, "open64", const char *, int, ...)
     va_list ap;
     va_start(ap, flags);
-    mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+    int fd = fake_open(path, flags, ap, real_fn);
     va_end(ap);
-    if (strcmp(path, fake_node_path()) == 0)
-        return fake_open_node();
-    FAKE_REAL(int, "open64", const char *, int, ...)
-    return real_fn(path, flags, mode);
+    return fd;
 }
 
 static int fake_version(struct apir_drm_version *v)

@@ -46,6 +46,16 @@ static inline int hello(struct apir_session *s, uint32_t major)
     return msg_send(s, APIR_CMD_HELLO);
 }
 
+/* HELLO asking for features; the reply (major, minor, features, devices) is left in rep. */
+static inline int hello_features(struct apir_session *s, uint64_t features)
+{
+    struct apir_writer *w = msg_begin();
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, features);
+    return msg_send(s, APIR_CMD_HELLO);
+}
+
 static inline uint64_t dev_info(struct apir_session *s, uint64_t *buft)
 {
     apir_write_u32(msg_begin(), 0);

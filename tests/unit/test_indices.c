@@ -132,11 +132,7 @@ int main(void)
     }
     apir_writer_init(&req, 1u << 20);
     sess = apir_session_create(host);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_GRAPH_CACHE);
-    CHECK(msg_send(sess, APIR_CMD_HELLO) == APIR_OK);
+    CHECK(hello_features(sess, APIR_FEAT_GRAPH_CACHE) == APIR_OK);
     uint64_t buft, dev = dev_info(sess, &buft);
     int st;
     buf = buffer_alloc(sess, buft, 4096, &st);

@@ -22,11 +22,7 @@ static int staged(struct apir_session *s, uint16_t cmd, const struct apir_wire_t
 static void test_regions(struct apir_host *host)
 {
     struct apir_session *s = apir_session_create(host);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_REGIONS);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    CHECK(hello_features(s, APIR_FEAT_REGIONS) == APIR_OK);
     apir_read_u32(&rep), apir_read_u32(&rep);
     CHECK((apir_read_u64(&rep) & APIR_FEAT_REGIONS) == 0); /* no region ops: not offered */
     CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 4096) == APIR_E_UNSUPPORTED);
@@ -35,11 +31,7 @@ static void test_regions(struct apir_host *host)
     s = apir_session_create(host);
     struct apir_region_ops ops = {loopback_region_map, loopback_region_unmap, NULL};
     apir_session_set_region_ops(s, &ops);
-    w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_REGIONS);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    CHECK(hello_features(s, APIR_FEAT_REGIONS) == APIR_OK);
     apir_read_u32(&rep), apir_read_u32(&rep);
     CHECK(apir_read_u64(&rep) & APIR_FEAT_REGIONS);
     CHECK(region_cmd(s, APIR_CMD_REGION_ATTACH, 1, 2u << 20) == APIR_E_QUOTA); /* 1 MiB quota */
@@ -64,11 +56,7 @@ static void test_regions(struct apir_host *host)
 static void test_graph_cache(struct apir_host *host)
 {
     struct apir_session *s = apir_session_create(host);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_GRAPH_CACHE);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    CHECK(hello_features(s, APIR_FEAT_GRAPH_CACHE) == APIR_OK);
     uint64_t buft, dev = dev_info(s, &buft);
     int st;
     uint64_t buf = buffer_alloc(s, buft, 4096, &st), other = buffer_alloc(s, buft, 4096, &st);
@@ -108,11 +96,7 @@ static void test_staged(struct apir_host *host)
     struct apir_session *s = apir_session_create(host);
     struct apir_region_ops ops = {loopback_region_map, loopback_region_unmap, NULL};
     apir_session_set_region_ops(s, &ops);
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, APIR_FEAT_REGIONS);
-    CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+    CHECK(hello_features(s, APIR_FEAT_REGIONS) == APIR_OK);
     uint64_t buft;
     dev_info(s, &buft);
     int st;
