@@ -21,10 +21,16 @@ struct apir_host_config {
     const char *backend_lib;      /* load this ggml backend library (NULL: discover all) */
     const char *backend_reg;      /* (optional) its registration function, for a library built
                                      without GGML_BACKEND_DL, e.g. "ggml_backend_metal_reg" */
-    const char *device_name;      /* serve only this device, e.g. "CPU", "CUDA0" (NULL: best) */
+    const char *device_name;      /* serve these devices, in this order: one name or a comma-
+                                     separated list ("CUDA0,CPU", "CPU,RPC0"), or "all" (every
+                                     device but APIR's). NULL: the GPU-like devices, else the
+                                     CPU. The devices of rpc_servers follow, unless named */
     const char *backend_dir;      /* where to discover backend libraries (NULL: ggml default) */
     uint64_t max_session_bytes;   /* per-session memory quota (0: what the served devices hold) */
     uint32_t max_session_objects; /* per-session live handle quota (0: default) */
+    const char *rpc_servers;      /* (optional) comma-separated ggml-rpc endpoints HOST:PORT to
+                                     connect at creation; their devices (RPC0...) are served
+                                     too. NULL: none */
 };
 
 /* Loads the backend(s) and picks the served devices. NULL with a message in err on failure. */

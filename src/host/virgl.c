@@ -80,6 +80,7 @@ static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, u
         .backend_reg =
             apir_virgl_config(cbs, ctx_id, "ggml.library.reg", "APIR_LLAMA_CPP_GGML_LIBRARY_REG"),
         .device_name = apir_virgl_config(cbs, ctx_id, "ggml-apir.device", "APIR_HOST_DEVICE"),
+        .rpc_servers = apir_virgl_config(cbs, ctx_id, "ggml-apir.rpc", "APIR_HOST_RPC"),
         .backend_dir =
             apir_virgl_config(cbs, ctx_id, "ggml-apir.backend_dir", "APIR_HOST_BACKEND_DIR"),
         .max_session_bytes = apir_virgl_config_u64(cbs, ctx_id, "ggml-apir.max_session_mib",

@@ -1,7 +1,7 @@
 /* apir-hostd: serves the host's ggml devices to guests over a unix socket.
  *
- *   apir-hostd [--socket PATH] [--backend LIB | --device NAME] [--backend-dir DIR]
- *              [--max-session-mib N] [--max-objects N] [--max-sessions N] */
+ *   apir-hostd [--socket PATH] [--backend LIB] [--device NAME]... [--rpc HOST:PORT]...
+ *              [--backend-dir DIR] [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
 
 #include "../proto/sockpath.h"
@@ -14,9 +14,15 @@
 
 static void apir_hostd_usage(FILE *f)
 {
-    fprintf(f, "usage: apir-hostd [--socket PATH] [--backend LIB | --device NAME]\n"
-               "                  [--backend-dir DIR] [--max-session-mib N] [--max-objects N]\n"
-               "                  [--max-sessions N]   guests served at once (default 64)\n"
+    fprintf(f, "usage: apir-hostd [--socket PATH] [--backend LIB] [--device NAME]...\n"
+               "                  [--rpc HOST:PORT]... [--backend-dir DIR] [--max-session-mib N]\n"
+               "                  [--max-objects N] [--max-sessions N]\n"
+               "--device NAME: serve this ggml device (repeat, or NAME1,NAME2; \"all\": every\n"
+               "               device). Guests see them as APIR0, APIR1... in this order.\n"
+               "               Default: every GPU-like device, else the CPU. --rpc devices follow\n"
+               "--rpc HOST:PORT: also serve the devices of this ggml-rpc-server (repeatable;\n"
+               "                 they are named RPC0, RPC1... for --device)\n"
+               "--max-sessions N: guests served at once (default 64)\n"
                "--max-session-mib N: memory one guest may hold (default: what the served\n"
                "                     devices hold in total)\n"
                "APIR_HOSTD_READ_TIMEOUT_S: a started request must keep coming (default 10)\n"
@@ -45,7 +51,19 @@ static int apir_hostd_probe(const struct apir_host_config *hcfg)
     int status = 1;
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return 1;
+    if (WIFSIGNALED(status))
+        fprintf(stderr,
+                "apir-hostd: setting up the backends ended with signal %d (an "
+                "unreachable --rpc server makes ggml-rpc abort)\n",
+                WTERMSIG(status));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* Repeated options build the host config's comma-separated lists. */
+static void apir_hostd_list_append(char *list, size_t len, const char *item)
+{
+    size_t n = strlen(list);
+    snprintf(list + n, len - n, "%s%s", n ? "," : "", item);
 }
 
 int main(int argc, char **argv)
@@ -53,6 +71,7 @@ int main(int argc, char **argv)
     char sock[256];
     apir_socket_default_path(sock, sizeof sock);
     struct apir_server_config cfg = {.socket_path = sock};
+    static char devices[1024], rpc[1024];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -70,7 +89,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--backend"))
             cfg.host.backend_lib = v;
         else if (!strcmp(a, "--device"))
-            cfg.host.device_name = v;
+            apir_hostd_list_append(devices, sizeof devices, v);
+        else if (!strcmp(a, "--rpc"))
+            apir_hostd_list_append(rpc, sizeof rpc, v);
         else if (!strcmp(a, "--backend-dir"))
             cfg.host.backend_dir = v;
         else if (!strcmp(a, "--max-session-mib"))
@@ -84,10 +105,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (cfg.host.backend_lib && cfg.host.device_name) {
-        fprintf(stderr, "apir-hostd: --backend and --device are exclusive\n");
-        return 2;
-    }
+    if (devices[0])
+        cfg.host.device_name = devices;
+    if (rpc[0])
+        cfg.host.rpc_servers = rpc;
 #ifdef APIR_GGML_BACKEND_DIR
     if (!cfg.host.backend_dir && !cfg.host.backend_lib)
         cfg.host.backend_dir = APIR_GGML_BACKEND_DIR;
