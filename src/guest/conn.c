@@ -2,8 +2,8 @@
  * transport fails calls with a status instead of aborting the application. */
 #include "guest.h"
 
-#include "../proto/fdio.h"
-#include "../proto/sockpath.h"
+#include "../sock/fdio.h"
+#include "../sock/sockpath.h"
 #include "../vtest/vtest_client.h"
 
 #include <stdarg.h>

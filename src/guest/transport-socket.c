@@ -3,8 +3,8 @@
  * (src/shm/ring.h); shared regions are sealed memfds passed with SCM_RIGHTS. */
 #include "transport.h"
 
-#include "../proto/fdio.h"
-#include "../proto/sockpath.h"
+#include "../sock/fdio.h"
+#include "../sock/sockpath.h"
 #include "../shm/ring.h"
 
 #include <errno.h>

@@ -6,9 +6,9 @@
  * Configuration comes from virglrenderer's get_config, read once at initialize (that call
  * allocates and logs on every use in the pinned virglrenderer), with an environment variable
  * of the same meaning as fallback (docs/deploy.md lists them). */
+#include "../platform/platform.h"
 #include "../proto/virgl_abi.h"
 #include "internal.h"
-#include "mapping.h"
 #include "virgl_ring.h"
 
 #include <dlfcn.h>
@@ -102,7 +102,7 @@ static void *apir_virgl_region_map(void *user, uint32_t id, uint64_t size)
 {
     struct apir_virgl_ctx *c = user;
     volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, id) : NULL;
-    if (!p || !apir_mapping_covers((const void *)p, size))
+    if (!p || !apir_platform_mapping_covers((const void *)p, size))
         return NULL;
     return (void *)p;
 }
@@ -204,7 +204,7 @@ static uint32_t apir_virgl_forward_blob(struct apir_virgl_ctx *c, const uint8_t 
     if (len < APIR_HDR_SIZE || len > APIR_HDR_SIZE + APIR_MAX_PAYLOAD)
         return APIR_VIRGL_DISPATCH_BAD_FRAME;
     volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, ref[0]) : NULL;
-    if (!p || !apir_mapping_covers((const void *)p, len))
+    if (!p || !apir_platform_mapping_covers((const void *)p, len))
         return APIR_VIRGL_DISPATCH_BAD_BLOB;
     if (c->copy_cap < len) {
         uint8_t *grown = realloc(c->copy, len);
@@ -227,7 +227,7 @@ static uint32_t apir_virgl_ring_attach(struct apir_virgl_ctx *c, const uint8_t *
     if (c->ring)
         return APIR_VIRGL_DISPATCH_NO_RING;
     volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, ref[0]) : NULL;
-    if (!p || !apir_mapping_covers((const void *)p, ref[1]))
+    if (!p || !apir_platform_mapping_covers((const void *)p, ref[1]))
         return APIR_VIRGL_DISPATCH_BAD_BLOB;
     c->ring = apir_virgl_ring_start(c->session, &c->lock, (void *)p, ref[1]);
     return c->ring ? APIR_VIRGL_DISPATCH_OK : APIR_VIRGL_DISPATCH_NO_RING;

@@ -4,15 +4,13 @@
  * apir-hostd ends a connection). */
 #include "virgl_ring.h"
 
+#include "../platform/platform.h"
 #include "../shm/ring.h"
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 /* After each request the thread spins a little (a token's calls follow each other within
  * microseconds), then naps in short steps for a while (the next token's compute comes after
@@ -127,10 +125,8 @@ static bool apir_virgl_ring_serve(struct apir_virgl_ring *r)
 static void *apir_virgl_ring_main(void *arg)
 {
     struct apir_virgl_ring *r = arg;
-#ifdef __linux__
-    /* Our own thread: its naps should be as short as asked (the default slack is 50 us). */
-    prctl(PR_SET_TIMERSLACK, 1000ul);
-#endif
+    /* Our own thread: its naps should be as short as asked. */
+    apir_platform_thread_narrow_timer_slack();
     while (apir_virgl_ring_await(r))
         if (!apir_virgl_ring_serve(r)) {
             atomic_store(&r->ring.ctrl->closed, 1);

@@ -3,7 +3,7 @@
  * answers a connect: then it is replaced. Anything else at the path is refused. */
 #include "listen.h"
 
-#include "../proto/sockpath.h"
+#include "../sock/sockpath.h"
 
 #include <errno.h>
 #include <fcntl.h>

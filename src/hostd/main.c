@@ -4,7 +4,7 @@
  *              [--backend-dir DIR] [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
 
-#include "../proto/sockpath.h"
+#include "../sock/sockpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>

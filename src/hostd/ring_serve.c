@@ -3,7 +3,7 @@
 #include "conn.h"
 
 #include "../proto/codec.h"
-#include "../proto/fdio.h"
+#include "../sock/fdio.h"
 #include "../proto/wire.h"
 
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* apir-hostd's listener: accepts guests on a unix socket and forks a session process each. */
 #include "server.h"
-#include "../proto/sockpath.h"
+#include "../sock/sockpath.h"
 #include "listen.h"
 #include "session_proc.h"
 

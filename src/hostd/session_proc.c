@@ -8,7 +8,7 @@
 
 #include "conn.h"
 
-#include "../proto/fdio.h"
+#include "../sock/fdio.h"
 #include "../proto/wire.h"
 
 #include <errno.h>

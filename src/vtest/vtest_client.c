@@ -2,7 +2,7 @@
  * and a blob's memory as one byte carrying a descriptor (SCM_RIGHTS). */
 #include "vtest_client.h"
 
-#include "../proto/fdio.h"
+#include "../sock/fdio.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* A guest that connects, says HELLO and then holds its session idle for N seconds: a
  * session that stays open however fast the machine is, for tests of the session cap.
  * With a third argument "partial", it then sends half a request header and stalls. */
-#include "proto/fdio.h"
+#include "sock/fdio.h"
 #include "proto/wire.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * Prints "ring_client: N passed, M failed"; exits 1 on any failure. */
 #include "check.h"
 #include "proto/codec.h"
-#include "proto/fdio.h"
+#include "sock/fdio.h"
 #include "proto/wire.h"
 #include "shm/ring.h"
 
