@@ -9,7 +9,8 @@
 #   RESULT tg_ratio=.. pp_ratio=.. rpc_tg_ratio=.. rpc_pp_ratio=.. vtest_tg_ratio=.. vtest_pp_ratio=.. load_ratio=..
 #          bytes_per_token=.. roundtrips_per_token=..     (for the ~20 M model)
 #   bench/compare.sh [BUILD]; env: APIR_BENCH_ROUNDS (2), APIR_BENCH_THREADS (nproc),
-#   APIR_BENCH_PP (512), APIR_BENCH_TG (128)
+#   APIR_BENCH_PP (512), APIR_BENCH_TG (128), APIR_BENCH_SVG (docs/compare.svg: the ratios as a
+#   bar chart, drawn when gnuplot is installed)
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 rounds=${APIR_BENCH_ROUNDS:-2}
@@ -78,6 +79,7 @@ awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
       printf "%-7s %-4s %10.1f %10.1f %10.1f %10.1f %9.3f %9.3f %9.3f\n", sizes[i], tests[j], nat, ap, rp, vt, ratio(ap, nat), ratio(rp, nat), ratio(vt, nat)
       r[sizes[i] tests[j] "apir"] = ratio(ap, nat); r[sizes[i] tests[j] "rpc"] = ratio(rp, nat)
       r[sizes[i] tests[j] "vtest"] = ratio(vt, nat)
+      printf "%s-%s %.3f %.3f %.3f\n", (sizes[i] == "tiny" ? "20M" : "270M"), tests[j], ratio(ap, nat), ratio(rp, nat), ratio(vt, nat) > chart
     }
     for (i = 1; i <= 2; i++) {
       ln_ = ls[sizes[i] " native"] / ln[sizes[i] " native"]; la = ls[sizes[i] " apir"] / ln[sizes[i] " apir"]
@@ -87,4 +89,13 @@ awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
     printf "per generated token (tiny, APIR): %.2f round trips, %.0f bytes\n", rtk / 32, btk / 32
     printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f vtest_tg_ratio=%.3f vtest_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f\n",
       r["tinytgapir"], r["tinyppapir"], r["tinytgrpc"], r["tinypprpc"], r["tinytgvtest"], r["tinyppvtest"], lr["tiny"], btk / 32, rtk / 32
-  }' "$tmp/load" "$tmp/results"
+  }' chart="$tmp/chart.dat" "$tmp/load" "$tmp/results"
+
+# The same ratios drawn (bench/chart.sh, gnuplot): APIR_BENCH_SVG, default docs/compare.svg.
+svg=${APIR_BENCH_SVG:-$(dirname "$0")/../docs/compare.svg}
+if command -v gnuplot >/dev/null; then
+  bash "$(dirname "$0")/chart.sh" "$tmp/chart.dat" "$svg" "$threads threads, $rounds rounds" &&
+    echo "chart: $svg"
+else
+  echo "chart: skipped (no gnuplot; apt-get install gnuplot-nox)"
+fi
