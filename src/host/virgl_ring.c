@@ -97,28 +97,38 @@ static bool apir_virgl_ring_await(struct apir_virgl_ring *r)
     }
 }
 
-/* Serves the request in the ring; false (ring closed) when it is not one request. */
-static bool apir_virgl_ring_serve(struct apir_virgl_ring *r)
+bool apir_virgl_ring_serve_one(struct apir_ring *ring, struct apir_session *s,
+                               pthread_mutex_t *lock, uint8_t *copy)
 {
-    struct apir_ring_ctrl *c = r->ring.ctrl;
+    struct apir_ring_ctrl *c = ring->ctrl;
     uint32_t seq = atomic_load_explicit(&c->req_seq, memory_order_acquire);
     uint32_t n = atomic_load_explicit(&c->req_len, memory_order_relaxed);
     struct apir_req_hdr h;
-    if (n < APIR_HDR_SIZE || n > r->ring.cap)
+    if (n < APIR_HDR_SIZE || n > ring->cap)
         return false;
-    memcpy(r->copy, r->ring.req, n);
-    if (!apir_req_hdr_decode(r->copy, &h) || h.len != n - APIR_HDR_SIZE)
+    memcpy(copy, ring->req, n);
+    if (!apir_req_hdr_decode(copy, &h) || h.len != n - APIR_HDR_SIZE)
         return false;
     size_t rlen = 0;
-    pthread_mutex_lock(r->session_lock);
-    int st = apir_session_execute(r->session, h.cmd, r->copy + APIR_HDR_SIZE, h.len,
-                                  r->ring.rep + APIR_HDR_SIZE, r->ring.cap - APIR_HDR_SIZE, &rlen);
-    pthread_mutex_unlock(r->session_lock);
+    if (lock)
+        pthread_mutex_lock(lock);
+    int st = apir_session_execute(s, h.cmd, copy + APIR_HDR_SIZE, h.len, ring->rep + APIR_HDR_SIZE,
+                                  ring->cap - APIR_HDR_SIZE, &rlen);
+    if (lock)
+        pthread_mutex_unlock(lock);
     struct apir_rep_hdr rh = {APIR_MAGIC_REP, st, h.seq, (uint32_t)rlen};
-    apir_rep_hdr_encode(r->ring.rep, &rh);
+    apir_rep_hdr_encode(ring->rep, &rh);
     atomic_store_explicit(&c->rep_len, (uint32_t)(APIR_HDR_SIZE + rlen), memory_order_relaxed);
-    r->seen = seq;
     atomic_store_explicit(&c->rep_seq, seq, memory_order_release);
+    return true;
+}
+
+static bool apir_virgl_ring_serve(struct apir_virgl_ring *r)
+{
+    uint32_t seq = atomic_load_explicit(&r->ring.ctrl->req_seq, memory_order_acquire);
+    if (!apir_virgl_ring_serve_one(&r->ring, r->session, r->session_lock, r->copy))
+        return false;
+    r->seen = seq;
     return true;
 }
 

@@ -8,10 +8,21 @@
 #define APIR_HOST_VIRGL_RING_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+struct apir_ring;
 struct apir_session;
 struct apir_virgl_ring;
+
+/* Serves the one request the guest published in ring (its req_seq and req_len words), into
+ * the ring's reply area, copying it out to copy (ring->cap bytes) first: the guest may
+ * rewrite the area meanwhile. false when it is not exactly one framed request: the caller
+ * closes the ring. lock (optional, NULL: none) is held around the session. The ring thread's
+ * step, and the fuzz target's (tests/fuzz/fuzz_ring.c). */
+bool apir_virgl_ring_serve_one(struct apir_ring *ring, struct apir_session *s,
+                               pthread_mutex_t *lock, uint8_t *copy);
 
 /* Serves the ring at base (size bytes, guest-writable) for session s; every request runs
  * under *lock (the dispatcher takes it too: a hostile guest may use both paths at once).

@@ -3,7 +3,8 @@
 #   tests/fuzz/run.sh BUILD LLAMA_CPP_DIR smoke     a short run of each (ctest: fuzz.smoke)
 #   tests/fuzz/run.sh BUILD LLAMA_CPP_DIR SECONDS   each target for SECONDS (make fuzz)
 # Corpora live in BUILD/fuzz/corpus/<target> (seeded with valid requests); a crash leaves its
-# input in BUILD/fuzz/crashes/ and fails the run. Exit 77 (SKIPPED) without clang's libFuzzer.
+# input in BUILD/fuzz/crashes/ and fails the run: once fixed, the input is kept in
+# tests/fuzz/regressions/<target>/ and replayed by every run, the smoke included. Exit 77 (SKIPPED) without clang's libFuzzer.
 set -euo pipefail
 build=$(cd "$1" && pwd) llama=$2 mode=$3
 src=$(cd "$(dirname "$0")" && pwd)
@@ -17,15 +18,20 @@ cmake -S "$src" -B "$out" "${gen[@]}" -DCMAKE_C_COMPILER=clang -DLLAMA_CPP_DIR="
 cmake --build "$out" -j "$(nproc)" >/dev/null
 mkdir -p "$out/crashes"
 rc=0
-for t in codec dispatch virgl; do
+for t in codec dispatch virgl ring; do
   corpus="$out/corpus/$t"
   mkdir -p "$corpus"
   # dispatch writes its seeds (valid requests) into its corpus; the others start from them too.
   args=(-timeout=20 -rss_limit_mb=4096 -artifact_prefix="$out/crashes/$t-" -print_final_stats=1)
   if [ "$mode" = smoke ]; then args+=(-runs=3000); else args+=(-max_total_time="$mode"); fi
   [ "$t" = codec ] && cp -n "$out/corpus/dispatch/"* "$corpus/" 2>/dev/null || true
-  APIR_FUZZ_SEEDS="$out/corpus/dispatch" "$out/fuzz_$t" "${args[@]}" "$corpus" \
-    >"$out/$t.log" 2>&1 || rc=1
+  # Kept inputs (tests/fuzz/regressions/<target>: every crash found, once fixed) run first, each
+  # time; libFuzzer adds new inputs to the first directory only, the build's corpus.
+  dirs=("$corpus")
+  [ -d "$src/regressions/$t" ] && dirs+=("$src/regressions/$t")
+  seeds="$out/corpus/dispatch"
+  [ "$t" = ring ] && seeds="$corpus"
+  APIR_FUZZ_SEEDS="$seeds" "$out/fuzz_$t" "${args[@]}" "${dirs[@]}" >"$out/$t.log" 2>&1 || rc=1
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
   echo "fuzz_$t: ${execs:-?} executions, $( [ $rc = 0 ] && echo "no crash" || echo "CRASH: see $out/$t.log")"
   [ $rc = 0 ] || { grep -E "ERROR|SUMMARY|runtime error" "$out/$t.log" | head -5; exit 1; }
