@@ -42,6 +42,7 @@ static bool apir_call_submit(struct apir_call *c, uint32_t *seq)
     *seq = hdr.seq;
     conn->calls[c->cmd]++;
     conn->bytes_out[c->cmd] += c->w->len;
+    apir_trace_request(c->cmd, c->w->buf + APIR_HDR_SIZE, c->w->len - APIR_HDR_SIZE);
     bool ok = conn->tp->ops->submit(conn->tp, c->w->buf, c->w->len, c->attach);
     conn->via_ring[c->cmd] += conn->tp->last_via_ring;
     return ok;
@@ -58,6 +59,7 @@ static int apir_call_collect(struct apir_conn *conn, uint32_t cmd, uint32_t seq)
         return APIR_E_TRANSPORT;
     }
     conn->bytes_in[cmd] += APIR_HDR_SIZE + conn->rep.len;
+    apir_trace_reply(cmd, rh.status, conn->rep.buf, conn->rep.len);
     /* A refused HELLO is reported once, by the registry, as the reason for zero devices. */
     if (rh.status != APIR_OK && cmd != APIR_CMD_HELLO)
         apir_log("host refused %s: %s", apir_cmd_name(cmd), apir_status_str(rh.status));

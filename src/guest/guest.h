@@ -59,6 +59,11 @@ struct apir_call {
     const struct apir_shm_region *attach; /* set between begin and end: REGION_ATTACH */
 };
 
+/* Recording real traffic as fuzz seeds (trace.c; APIR_TRACE_DIR): every request sent, and
+ * the handles in every reply. No-ops unless enabled. */
+void apir_trace_request(uint32_t cmd, const uint8_t *payload, size_t len);
+void apir_trace_reply(uint32_t cmd, int status, const uint8_t *payload, size_t len);
+
 struct apir_writer *apir_call_begin(struct apir_call *c, struct apir_conn *conn, uint32_t cmd);
 int apir_call_end(struct apir_call *c);
 void apir_call_done(struct apir_call *c);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+static struct apir_host *host;
 static struct apir_session *sess;
 static uint64_t handles[4];
 static uint8_t reply[1 << 16];
@@ -25,7 +26,7 @@ struct apir_session *fuzz_session_open(const char *who)
     char err[256];
     struct apir_host_config cfg = {
         .backend_dir = APIR_GGML_BACKEND_DIR, .device_name = "CPU", .max_session_bytes = 64u << 20};
-    struct apir_host *host = apir_host_create(&cfg, err, sizeof err);
+    host = apir_host_create(&cfg, err, sizeof err);
     if (!host || !(sess = apir_session_create(host))) {
         fprintf(stderr, "%s: %s\n", who, host ? "no session" : err);
         exit(1);
@@ -45,6 +46,11 @@ struct apir_session *fuzz_session_open(const char *who)
     run(APIR_CMD_STREAM_NEW, &handles[0], sizeof handles[0], &r);
     handles[3] = apir_read_u64(&r);
     return sess;
+}
+
+struct apir_host *fuzz_session_host(void)
+{
+    return host;
 }
 
 void fuzz_session_patch(uint8_t *p, size_t n)

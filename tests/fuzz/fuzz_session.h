@@ -18,6 +18,8 @@
 /* The session (64 MiB quota, so allocations cannot exhaust the machine), after HELLO with
  * the graph cache offered; exits the process when it cannot be made. */
 struct apir_session *fuzz_session_open(const char *who);
+/* The host behind it, for targets that make sessions of their own. */
+struct apir_host *fuzz_session_host(void);
 /* Replaces every placeholder in p[0..n) by the session's real handle. */
 void fuzz_session_patch(uint8_t *p, size_t n);
 /* Valid requests (command id, payload) for seed corpora, one call per seed. */

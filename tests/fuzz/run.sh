@@ -15,15 +15,23 @@ command -v clang >/dev/null || { echo "SKIPPED: no clang (apt-get install clang 
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$src" -B "$out" "${gen[@]}" -DCMAKE_C_COMPILER=clang -DLLAMA_CPP_DIR="$llama" >/dev/null
-cmake --build "$out" -j "$(nproc)" >/dev/null
+cmake --build "$out" -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 mkdir -p "$out/crashes"
 rc=0
-for t in codec dispatch virgl ring; do
+# fuzz_trace's seeds are recorded from real traffic (record.sh), once per build dir.
+traces="$out/corpus/trace"
+if [ ! -d "$traces" ] || [ -z "$(ls -A "$traces")" ]; then
+  bash "$src/record.sh" "$build" "$llama/build/bin" "$traces"
+fi
+for t in codec dispatch virgl ring trace; do
   corpus="$out/corpus/$t"
   mkdir -p "$corpus"
   # dispatch writes its seeds (valid requests) into its corpus; the others start from them too.
   args=(-timeout=20 -rss_limit_mb=4096 -artifact_prefix="$out/crashes/$t-" -print_final_stats=1)
-  if [ "$mode" = smoke ]; then args+=(-runs=3000); else args+=(-max_total_time="$mode"); fi
+  # A trace input replays a whole session: the smoke runs fewer of them.
+  runs=3000
+  [ "$t" = trace ] && runs=300
+  if [ "$mode" = smoke ]; then args+=(-runs=$runs); else args+=(-max_total_time="$mode"); fi
   [ "$t" = codec ] && cp -n "$out/corpus/dispatch/"* "$corpus/" 2>/dev/null || true
   # Kept inputs (tests/fuzz/regressions/<target>: every crash found, once fixed) run first, each
   # time; libFuzzer adds new inputs to the first directory only, the build's corpus.

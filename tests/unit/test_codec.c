@@ -1,6 +1,7 @@
 /* Codec and framing: truncated, oversized and trailing input, and the sticky-error contract. */
 #include "check.h"
 #include "proto/codec.h"
+#include "proto/trace.h"
 #include "proto/wire.h"
 
 #include <string.h>
@@ -193,8 +194,49 @@ static void test_graph_structure(void)
     apir_writer_free(&w);
 }
 
+/* Trace references (src/proto/trace.h): handles at any byte offset become references and
+ * come back as the replaying session's own handles; other bytes are untouched. */
+static void test_trace_refs(void)
+{
+    const uint64_t rec[2] = {0x1234000000500001ull, 0x1234000000600002ull};
+    const uint64_t rep[2] = {0x9999000000700001ull, 0x9999000000800002ull};
+    uint8_t p[29], orig[29];
+    for (size_t i = 0; i < sizeof p; i++)
+        p[i] = (uint8_t)(0x30 + i);
+    memcpy(p + 3, &rec[1], 8); /* unaligned, little-endian as on the wire (x86/arm hosts) */
+    memcpy(p + 17, &rec[0], 8);
+    memcpy(orig, p, sizeof p);
+    apir_trace_to_refs(p, sizeof p, rec, 2);
+    uint64_t v;
+    memcpy(&v, p + 3, 8);
+    CHECK(v == APIR_TRACE_REF_BASE + 1);
+    memcpy(&v, p + 17, 8);
+    CHECK(v == APIR_TRACE_REF_BASE + 0);
+    CHECK(memcmp(p, orig, 3) == 0 && memcmp(p + 11, orig + 11, 6) == 0 && p[25] == orig[25]);
+    apir_trace_from_refs(p, sizeof p, rep, 2);
+    memcpy(&v, p + 3, 8);
+    CHECK(v == rep[1]);
+    memcpy(&v, p + 17, 8);
+    CHECK(v == rep[0]);
+    /* A reference beyond the handles the replay has seen stays as it is (refused later). */
+    uint64_t ref = APIR_TRACE_REF_BASE + 5;
+    memcpy(p, &ref, 8);
+    apir_trace_from_refs(p, 8, rep, 2);
+    memcpy(&v, p, 8);
+    CHECK(v == ref);
+    uint8_t reply[24] = {0};
+    uint64_t h[2];
+    memcpy(reply, &rep[0], 8), memcpy(reply + 8, &rep[1], 8);
+    CHECK(apir_trace_reply_handles(APIR_CMD_DEVICE_INFO, reply, sizeof reply, h) == 2 &&
+          h[0] == rep[0] && h[1] == rep[1]);
+    CHECK(apir_trace_reply_handles(APIR_CMD_STREAM_NEW, reply, 8, h) == 1 && h[0] == rep[0]);
+    CHECK(apir_trace_reply_handles(APIR_CMD_STREAM_NEW, reply, 7, h) == 0);
+    CHECK(apir_trace_reply_handles(APIR_CMD_TENSOR_GET, reply, 24, h) == 0);
+}
+
 int main(void)
 {
+    test_trace_refs();
     test_roundtrip();
     test_truncated();
     test_trailing();
