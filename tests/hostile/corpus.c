@@ -86,8 +86,8 @@ void hostile_tensor_set(struct apir_writer *w, const struct apir_wire_tensor *t,
     hostile_end(w);
 }
 
-/* The runner's own requests: one writer, reused. */
-static struct apir_writer hw;
+/* The runner's own requests (hw) and the entries' (ew): one writer each, reused. */
+static struct apir_writer hw, ew;
 
 static int hostile_send(struct hostile_link *l, struct apir_reader *r)
 {
@@ -118,7 +118,7 @@ static uint64_t hostile_new_stream(struct hostile_link *l, uint64_t dev)
     return hostile_u64_cmd(l, APIR_CMD_STREAM_NEW, dev, &r) == APIR_OK ? apir_read_u64(&r) : 0;
 }
 
-/* out = a + b over 16 floats at `off` in buf (a, b, out 64 bytes apart... 256 here). */
+/* out = a + b over 16 floats: a at off, b at off + 256, out at off + 512. */
 static void hostile_add_graph(struct apir_writer *w, uint64_t stream, uint64_t buf, uint64_t off)
 {
     struct apir_wire_tensor t[3] = {
@@ -267,10 +267,7 @@ static bool hostile_must_pass(struct hostile_link *l, struct apir_writer *w, int
 static const char *hostile_strike(struct hostile_link *l, const struct hostile_ctx *c,
                                   const struct hostile_entry *e, int *st)
 {
-    static struct apir_writer ew;
     static char why[160];
-    if (!ew.max)
-        apir_writer_init(&ew, APIR_HDR_SIZE + APIR_MAX_PAYLOAD + 64);
     for (int variant = e->twin ? 1 : 0; variant >= 0; variant--) {
         const char *what = variant ? "honest twin" : "hostile request";
         if (e->prep) {
@@ -341,8 +338,11 @@ int hostile_run(struct hostile_link *l, struct hostile_link *other, unsigned min
 {
     struct hostile_ctx c = {0}, oc = {0};
     apir_writer_init(&hw, 1u << 20);
+    apir_writer_init(&ew, APIR_HDR_SIZE + APIR_MAX_PAYLOAD + 64);
     if (!hostile_setup(other, &oc) || !hostile_setup(l, &c)) {
         printf("FAIL setup: the sessions could not be prepared\n");
+        apir_writer_free(&hw);
+        apir_writer_free(&ew);
         return 1;
     }
     c.other_buf = oc.buf;
@@ -355,6 +355,7 @@ int hostile_run(struct hostile_link *l, struct hostile_link *other, unsigned min
         }
     }
     apir_writer_free(&hw);
+    apir_writer_free(&ew);
     printf("hostile corpus: %u entries (%u refused, %u capped), %u failed\n", n, refused,
            n - refused, failed);
     if (refused < min_entries) {

@@ -206,9 +206,26 @@ static void src_out_of_range(struct apir_writer *w, const struct hostile_ctx *c,
     add_with_srcs(w, c, 0, v ? 1 : 3, -1);
 }
 
+/* The encoder writes sources only up to the last one >= 0: -7 is patched into the bytes. */
 static void src_below_minus_one(struct apir_writer *w, const struct hostile_ctx *c, int v)
 {
-    add_with_srcs(w, c, 0, v ? 1 : -7, -1);
+    struct apir_wire_tensor t[3] = {f32(c, 0, 16), f32(c, 256, 16), f32(c, 512, 16)};
+    t[2].op = GGML_OP_ADD;
+    t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    t[2].src[0] = 0, t[2].src[1] = 1;
+    hostile_begin(w, APIR_CMD_GRAPH_COMPUTE);
+    apir_write_u64(w, c->stream);
+    apir_write_u32(w, 3);
+    apir_wire_tensor_encode(w, &t[0]);
+    apir_wire_tensor_encode(w, &t[1]);
+    size_t at = w->len + WIRE_NSRC_AT + 1 + 4; /* src[1], after the count and src[0] */
+    apir_wire_tensor_encode(w, &t[2]);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, 2);
+    int32_t bad = -7;
+    if (!v && at + 4 <= w->len)
+        memcpy(w->buf + at, &bad, sizeof bad);
+    hostile_end(w);
 }
 
 /* a's source is c, which is computed from a: a cycle, as a forward reference. */
