@@ -91,9 +91,28 @@ bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4]
     return true;
 }
 
+/* A kernel's work grows with a tensor's elements, its memory only with its bytes: zero or
+ * overlapping strides let 4 KiB describe 2^40 elements, a message of a few hundred bytes that
+ * keeps the host's cores busy for minutes to years. A dense tensor holds at most ~5 elements
+ * per byte (IQ1_S: 256 in 50 bytes) and the overlapping views ggml graphs use (sliding
+ * windows) a few times that; more than 64 per byte of extent is refused. */
+#define APIR_MAX_ELEMENTS_PER_BYTE 64u
+
+static bool apir_tensor_work_ok(const struct apir_wire_tensor *t, uint64_t ext)
+{
+    uint64_t n_el = 1, cap;
+    for (int i = 0; i < 4; i++)
+        n_el *= (uint64_t)t->ne[i]; /* apir_tensor_extent proved the product fits */
+    if (__builtin_mul_overflow(ext, (uint64_t)APIR_MAX_ELEMENTS_PER_BYTE, &cap))
+        return true;
+    return n_el <= cap;
+}
+
 static enum apir_status apir_validate_data(struct apir_session *s, const struct apir_wire_tensor *t,
                                            uint64_t ext)
 {
+    if (!apir_tensor_work_ok(t, ext))
+        return APIR_E_INVALID;
     struct apir_host_buffer *hb = apir_handles_get(&s->handles, t->buffer, APIR_OBJ_BUFFER);
     if (!hb)
         return APIR_E_HANDLE;
