@@ -3,9 +3,9 @@
  * (src/shm/ring.h); shared regions are sealed memfds passed with SCM_RIGHTS. */
 #include "transport.h"
 
+#include "../shm/ring.h"
 #include "../sock/fdio.h"
 #include "../sock/sockpath.h"
-#include "../shm/ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 struct apir_socket_transport {
@@ -29,7 +30,21 @@ struct apir_socket_transport {
     bool ring_on;
     uint32_t ring_seq;
     unsigned spin_us;
+    int timeout_ms;       /* set_timeout's, 0: the call timeout */
+    uint64_t deadline_ms; /* of the ring call in flight (CLOCK_MONOTONIC) */
 };
+
+static uint64_t apir_sock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int apir_sock_timeout_ms(const struct apir_socket_transport *st)
+{
+    return st->timeout_ms ? st->timeout_ms : apir_transport_call_timeout_ms();
+}
 
 /* How long the guest polls for a reply before it sleeps. Short by default: while the host
  * computes, a spinning guest takes a core from the host's compute threads. */
@@ -40,6 +55,9 @@ static bool apir_sock_peer_alive(void *user)
 {
     struct apir_socket_transport *st = user;
     if (atomic_load(&st->ring.ctrl->closed))
+        return false;
+    /* Alive but silent past the call's deadline (stopped, deadlocked): lost as well. */
+    if (apir_sock_now_ms() > st->deadline_ms)
         return false;
     char b;
     ssize_t n = recv(st->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -65,6 +83,7 @@ static void apir_sock_ring_submit(struct apir_socket_transport *st, const void *
     struct apir_ring_ctrl *c = st->ring.ctrl;
     memcpy(st->ring.req, msg, len);
     atomic_store_explicit(&c->req_len, (uint32_t)len, memory_order_relaxed);
+    st->deadline_ms = apir_sock_now_ms() + (uint64_t)apir_sock_timeout_ms(st);
     apir_ring_publish(&c->req_seq, ++st->ring_seq, &c->host_idle);
 }
 
@@ -107,6 +126,8 @@ static bool apir_sock_wait(struct apir_transport *t, struct apir_rep_hdr *hdr,
 static void apir_sock_set_timeout(struct apir_transport *t, int ms)
 {
     struct apir_socket_transport *st = (struct apir_socket_transport *)t;
+    st->timeout_ms = ms;
+    ms = apir_sock_timeout_ms(st);
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     setsockopt(st->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(st->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

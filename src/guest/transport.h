@@ -38,7 +38,8 @@ struct apir_transport_ops {
     /* (optional) Called once the handshake succeeded: the peer is known to speak APIR, and
      * the transport may set up its fast path. */
     void (*start)(struct apir_transport *t);
-    /* Bounds how long one roundtrip may wait for the host (0: forever). */
+    /* Bounds how long one roundtrip may wait for the host (0: the call timeout,
+     * apir_transport_call_timeout_ms). A host that does not answer in time is lost. */
     void (*set_timeout)(struct apir_transport *t, int ms);
     void (*destroy)(struct apir_transport *t);
 };
@@ -51,6 +52,11 @@ struct apir_transport {
 
 /* Rounds *size up to whole pages (shared memory is mapped by the page); false for 0 or a
  * size that would overflow. */
+/* How long a call may wait for the host once connected: APIR_TIMEOUT_S (default 600 s; a
+ * graph on a slow host can take long, a stalled host must not hang the application). */
+#define APIR_DEFAULT_CALL_TIMEOUT_S 600u
+int apir_transport_call_timeout_ms(void);
+
 static inline bool apir_shm_page_round(size_t *size)
 {
     long page = sysconf(_SC_PAGESIZE);

@@ -16,7 +16,6 @@
 
 #define APIR_VM_REPLY_SIZE ((size_t)APIR_VIRGL_REPLY_DATA + APIR_HDR_SIZE + APIR_MAX_PAYLOAD)
 #define APIR_VM_CMD_HDR 12u /* cmd_type, flags, reply_res_id */
-#define APIR_VM_DEFAULT_TIMEOUT_S 600
 #define APIR_VM_LOAD_TIMEOUT_MS 60000
 #define APIR_VM_SPIN_US 5u
 #define APIR_VM_YIELD_US 100u
@@ -300,8 +299,7 @@ static bool apir_vm_outer_handshake(struct apir_vm *vm, char *why, size_t whylen
 bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why, size_t whylen)
 {
     vm->vops = vops;
-    vm->default_timeout_ms =
-        (int)apir_vm_env_uint("APIR_TIMEOUT_S", APIR_VM_DEFAULT_TIMEOUT_S) * 1000;
+    vm->default_timeout_ms = apir_transport_call_timeout_ms();
     vm->spin_us = apir_vm_env_uint("APIR_VM_SPIN_US", APIR_VM_SPIN_US);
     vm->yield_us = apir_vm_env_uint("APIR_VM_YIELD_US", APIR_VM_YIELD_US);
     vm->predict = apir_vm_env_uint("APIR_VM_PREDICT", 1) != 0;

@@ -11,6 +11,8 @@
 #     right tokens.
 #  4. a guest killed (SIGKILL) mid-generation: its session process ends (the OS frees what it
 #     held), the daemon serves the next guest.
+#  5. the guest's session process stalled (SIGSTOP: alive, socket open, never answering) with
+#     APIR_TIMEOUT_S=3: the guest's call fails after its timeout instead of hanging, as in 1.
 # Eight guests at once: integration.sessions. A session process crashing: integration.sessions.
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +26,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Starts a long generation through APIR0; sets GUEST and SESSION once it has produced tokens.
 start_long_guest() {
-  GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 2000 -t 1 -d APIR0 \
+  GGML_BACKEND_PATH="$APIR_PLUGIN" APIR_TIMEOUT_S="${GUEST_TIMEOUT_S:-600}" "$APIR_BUILD/apir-generate" -m "$model" -n 2000 -t 1 -d APIR0 \
     >"$APIR_TMP/$1.out" 2>"$APIR_TMP/$1.err" &
   GUEST=$!
   SESSION=""
@@ -98,4 +100,13 @@ check "victim: the daemon still runs and logged no crash" \
   'kill -0 $HOSTD_PID && ! grep -q "ended by signal" "$APIR_TMP/hostd.log"'
 check "victim: the next guest gets the right tokens" \
   '[ "$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)" = "$native" ]'
+# 5. A stalled host: alive, never answering. The call must end at APIR_TIMEOUT_S.
+GUEST_TIMEOUT_S=3 start_long_guest stalled
+t0=$(now_ms)
+kill -STOP "$SESSION"
+expect_orderly_failure "$t0" stalled
+ms=$(($(now_ms) - t0))
+kill -KILL "$SESSION" 2>/dev/null || true
+check "stalled: the guest waited its timeout (3 s), not less ($ms ms)" '[ $ms -ge 2500 ]'
+check "stalled: the daemon still runs" 'kill -0 $HOSTD_PID'
 echo "daemon_faults: $passed passed, 0 failed"
