@@ -28,8 +28,10 @@ apir_start_hostd() {
   env -u GGML_BACKEND_PATH "$APIR_BUILD/apir-hostd" --socket "$APIR_SOCKET" "$@" \
     >"$APIR_TMP/hostd.log" 2>&1 &
   HOSTD_PID=$!
+  # Its log line, not the socket file: a killed daemon's stale socket is there before the new
+  # one replaces it.
   for _ in $(seq 1 100); do
-    [ -S "$APIR_SOCKET" ] && return 0
+    grep -q 'listening on' "$APIR_TMP/hostd.log" 2>/dev/null && return 0
     kill -0 "$HOSTD_PID" 2>/dev/null || break
     sleep 0.1
   done
