@@ -16,6 +16,10 @@ static void apir_stream_drop_cache(struct apir_host_stream *hs)
 
 void apir_host_stream_destroy(struct apir_host_stream *hs)
 {
+    /* Work still queued on an asynchronous backend (a posted compute) uses the cached graph,
+     * and ggml-rpc's dispatcher closes its socket under a command in flight when the backend
+     * holding it goes (an abort): finish first. */
+    ggml_backend_synchronize(hs->be);
     apir_stream_drop_cache(hs);
     apir_arena_free(&hs->arena);
     ggml_backend_free(hs->be);

@@ -26,6 +26,12 @@ static bool apir_host_dev_servable(ggml_backend_dev_t dev, bool explicit_choice)
     return explicit_choice || strcmp(rn, "RPC") != 0;
 }
 
+static bool apir_host_dev_is_rpc(ggml_backend_dev_t dev)
+{
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(dev);
+    return reg && !strcmp(ggml_backend_reg_name(reg), "RPC");
+}
+
 static bool apir_host_serves(const struct apir_host *h, ggml_backend_dev_t dev)
 {
     for (size_t i = 0; i < h->n_devices; i++)
@@ -173,12 +179,9 @@ static void apir_host_pick_default(struct apir_host *h, ggml_backend_reg_t lib)
  * them: --rpc is itself the operator's choice to share that machine. */
 static void apir_host_pick_rpc(struct apir_host *h)
 {
-    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
-        ggml_backend_dev_t d = ggml_backend_dev_get(i);
-        ggml_backend_reg_t r = ggml_backend_dev_backend_reg(d);
-        if (r && !strcmp(ggml_backend_reg_name(r), "RPC"))
-            apir_host_add(h, d, true);
-    }
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++)
+        if (apir_host_dev_is_rpc(ggml_backend_dev_get(i)))
+            apir_host_add(h, ggml_backend_dev_get(i), true);
 }
 
 /* Where ggml-rpc may be found when ggml's loader did not discover it: the backend directory,
@@ -263,11 +266,17 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
     }
     if (h->max_session_bytes == 0)
         h->max_session_bytes = apir_host_default_quota(h);
+    for (size_t i = 0; i < h->n_devices; i++)
+        if (apir_host_dev_is_rpc(h->devices[i]))
+            h->rpc_keep[i] = ggml_backend_dev_init(h->devices[i], NULL);
     return h;
 }
 
 void apir_host_destroy(struct apir_host *host)
 {
+    for (size_t i = 0; i < host->n_devices; i++)
+        if (host->rpc_keep[i])
+            ggml_backend_free(host->rpc_keep[i]);
     free(host);
 }
 

@@ -17,6 +17,10 @@
 struct apir_host {
     ggml_backend_dev_t devices[APIR_HOST_MAX_DEVICES];
     size_t n_devices;
+    /* One backend per ggml-rpc device, held for the host's life: ggml-rpc keeps a connection
+     * only while something holds it, and otherwise reconnects for every query (and can close
+     * a connection under a command still in flight). */
+    ggml_backend_t rpc_keep[APIR_HOST_MAX_DEVICES];
     uint64_t max_session_bytes;
     uint32_t max_session_objects;
     uint32_t max_threads; /* SET_THREADS is capped here: the host's online cores */

@@ -74,6 +74,10 @@ static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, u
 {
     if (apir_virgl_host)
         return apir_virgl_host;
+    /* A guest can make a kernel assert fire (docs/security.md), and ggml-rpc aborts on a lost
+     * server: that must end this context's worker at once, not attach a debugger to it to
+     * print a backtrace (apir-hostd does the same). Unless the operator asked for them. */
+    setenv("GGML_NO_BACKTRACE", "1", 0);
     struct apir_host_config cfg = {
         .backend_lib =
             apir_virgl_config(cbs, ctx_id, "ggml.library.path", "APIR_LLAMA_CPP_GGML_LIBRARY_PATH"),

@@ -18,9 +18,14 @@ start_rpc_server() {
     RPC_PID=$!
     for _ in $(seq 1 50); do
       kill -0 "$RPC_PID" 2>/dev/null || break
+      # Our server must be the one that accepts: a foreign listener on the port would
+      # otherwise pass for it (ggml-rpc-server binds only after loading its backends).
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        RPC_PORT=$port
-        return 0
+        for _ in $(seq 1 20); do
+          grep -q "Accepted client connection" "$APIR_TMP/rpc.log" && { RPC_PORT=$port; return 0; }
+          sleep 0.05
+        done
+        break
       fi
       sleep 0.1
     done
