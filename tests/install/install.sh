@@ -9,9 +9,10 @@
 #    again with pkg-config creates a host with the installed libapir-host (the CPU is served)
 #    and loads the installed plugin through ggml (an APIR device, from the installed daemon);
 #  - a stock llama.cpp tool finds the installed plugin through GGML_BACKEND_PATH.
-# Needs APIR_BUILD, LLAMA_CPP_DIR, LLAMA_CPP_BIN, APIR_LIBDIR (CMAKE_INSTALL_LIBDIR).
+# Needs APIR_BUILD, LLAMA_CPP_DIR, LLAMA_CPP_BIN, APIR_LIBDIR (CMAKE_INSTALL_LIBDIR) and
+# APIR_TOOLS (the installed tools, APIR_INSTALL_TOOLS).
 . "$(dirname "$0")/../integration/lib.sh"
-: "${LLAMA_CPP_DIR:?}" "${APIR_LIBDIR:?}"
+: "${LLAMA_CPP_DIR:?}" "${APIR_LIBDIR:?}" "${APIR_TOOLS:?}"
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0
 # grep -q may end a pipe early: its writer's SIGPIPE must not fail the check (pipefail).
@@ -21,8 +22,8 @@ prefix="$APIR_TMP/prefix"
 cmake --install "$APIR_BUILD" --prefix "$prefix" >"$APIR_TMP/install.log"
 lib="$prefix/$APIR_LIBDIR"
 plugin="$lib/ggml-apir/libggml-apir.so"
-for f in bin/apir-hostd bin/apir-generate bin/apir-bench bin/apir-mkmodel \
-    "$APIR_LIBDIR/libapir-host.so" "$APIR_LIBDIR/ggml-apir/libggml-apir.so" \
+tools=(apir-hostd $APIR_TOOLS)
+for f in "${tools[@]/#/bin/}" "$APIR_LIBDIR/libapir-host.so" "$APIR_LIBDIR/ggml-apir/libggml-apir.so" \
     include/apir/host.h include/apir/protocol.h include/ggml-apir.h \
     "$APIR_LIBDIR/cmake/ggml-apir/ggml-apirConfig.cmake" \
     "$APIR_LIBDIR/cmake/ggml-apir/ggml-apirConfigVersion.cmake" \
@@ -38,7 +39,7 @@ for b in bin/apir-hostd bin/apir-generate "$APIR_LIBDIR/libapir-host.so"; do
 done
 check "the installed daemon loads the installed libapir-host" \
   'ldd "$prefix/bin/apir-hostd" | grep -q "libapir-host.so.0 => $prefix/bin/../$APIR_LIBDIR/"'
-for t in apir-hostd apir-generate apir-bench apir-mkmodel; do
+for t in "${tools[@]}"; do
   check "installed $t --help exits 0" '"$prefix/bin/$t" --help >/dev/null'
 done
 
