@@ -150,30 +150,78 @@ static void apir_bench_cell(double v, double p99, bool with_p99)
         printf(" %18.2f", v);
 }
 
-int main(int argc, char **argv)
+static void apir_bench_usage(FILE *f)
 {
-    const char *rpc_ep = NULL, *apir_name = "APIR0";
-    int iters = 2000;
+    fprintf(f,
+            "usage: apir-bench [--rpc HOST:PORT] [--apir DEVICE] [--iters N] [--threads N]\n"
+            "                  [--max-mib N]\n"
+            "The remoting cost side by side: the local CPU backend, ggml-apir and ggml-rpc; a\n"
+            "null call, a one-node graph (median and p99 in us) and set/get throughput (GB/s).\n"
+            "A column that cannot be reached shows \"-\".\n\n"
+            "  --rpc HOST:PORT  ggml-rpc-server to measure (default: none, column \"-\")\n"
+            "  --apir DEVICE    the APIR device (default APIR0)\n"
+            "  --iters N        calls per latency measurement (default 2000, at least 10)\n"
+            "  --threads N      threads for every backend that takes a count (default: the\n"
+            "                   online CPUs); start ggml-rpc-server with the same -t\n"
+            "  --max-mib N      largest set/get size in MiB (default 256, sizes from 4 KiB\n"
+            "                   by x16)\n"
+            "  -h, --help       this text\n\n"
+            "ggml's backends are loaded from %s.\n"
+            "Environment:\n"
+            "  GGML_BACKEND_PATH   the APIR guest plugin (libggml-apir.so): needed for the\n"
+            "                      ggml-apir column, with a running apir-hostd\n"
+            "  APIR_*              the plugin's own variables (APIR_SOCKET, APIR_TRANSPORT...:\n"
+            "                      see README and docs/deploy.md)\n",
+#ifdef APIR_GGML_BACKEND_DIR
+            APIR_GGML_BACKEND_DIR
+#else
+            "ggml's default places"
+#endif
+    );
+}
+
+struct apir_bench_opts {
+    const char *rpc_ep, *apir_name;
+    int iters, threads;
+    size_t max_bytes;
+};
+
+/* 0: go on; 1: help printed; -1: bad usage. */
+static int apir_bench_parse(int argc, char **argv, struct apir_bench_opts *o)
+{
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = ncpu > 0 ? (int)ncpu : 1;
-    size_t max_bytes = 256u << 20;
+    *o = (struct apir_bench_opts){NULL, "APIR0", 2000, ncpu > 0 ? (int)ncpu : 1, 256u << 20};
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--rpc"))
-            rpc_ep = argv[i + 1];
+            o->rpc_ep = argv[i + 1];
         else if (!strcmp(argv[i], "--apir"))
-            apir_name = argv[i + 1];
+            o->apir_name = argv[i + 1];
         else if (!strcmp(argv[i], "--iters"))
-            iters = atoi(argv[i + 1]);
+            o->iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
+            o->threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max-mib"))
-            max_bytes = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
+            o->max_bytes = (size_t)strtoul(argv[i + 1], NULL, 10) << 20;
+        else
+            return -1;
     }
-    if (argc % 2 == 0 || iters < 10 || max_bytes < 4096 || threads < 1) {
-        fprintf(stderr, "usage: apir-bench [--rpc HOST:PORT] [--apir DEVICE] [--iters N] "
-                        "[--threads N] [--max-mib N]\n");
-        return 2;
+    return argc % 2 == 0 || o->iters < 10 || o->max_bytes < 4096 || o->threads < 1 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct apir_bench_opts o;
+    int rc = apir_bench_parse(argc, argv, &o);
+    if (rc != 0) {
+        apir_bench_usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
     }
+    const char *rpc_ep = o.rpc_ep, *apir_name = o.apir_name;
+    int iters = o.iters, threads = o.threads;
+    size_t max_bytes = o.max_bytes;
 #ifdef APIR_GGML_BACKEND_DIR
     ggml_backend_load_all_from_path(APIR_GGML_BACKEND_DIR);
 #else

@@ -29,9 +29,40 @@ static double apir_gen_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static void apir_gen_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: apir-generate -m MODEL [-d DEVICE|none] [-p PROMPT] [-n N] [-t THREADS]\n"
+            "Greedy generation with llama.cpp on one device; prints the token ids, the text,\n"
+            "the decode speed and the model load time (lines tokens:, text:, tps:, load_ms:).\n\n"
+            "  -m MODEL     GGUF model (required)\n"
+            "  -d DEVICE    ggml device for every layer, e.g. APIR0 or CPU; none (default):\n"
+            "               the local CPU only\n"
+            "  -p PROMPT    prompt (default \"Once upon a time\")\n"
+            "  -n N         tokens to generate (default 32)\n"
+            "  -t THREADS   CPU threads (default 2)\n"
+            "  -h, --help   this text\n\n"
+            "ggml's backends are loaded from %s.\n"
+            "Environment:\n"
+            "  GGML_BACKEND_PATH   a further backend for ggml to load: the APIR guest plugin\n"
+            "                      (libggml-apir.so), whose devices are APIR0, APIR1...\n"
+            "  APIR_*              the plugin's own variables (APIR_SOCKET, APIR_TRANSPORT...:\n"
+            "                      see README and docs/deploy.md)\n",
+#ifdef APIR_GGML_BACKEND_DIR
+            APIR_GGML_BACKEND_DIR
+#else
+            "ggml's default places"
+#endif
+    );
+}
+
+/* 0: go on; 1: help printed; -1: bad usage. */
 static int apir_gen_parse(int argc, char **argv, struct apir_gen_args *a)
 {
     *a = (struct apir_gen_args){NULL, "none", "Once upon a time", 32, 2};
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-m"))
             a->model = argv[i + 1];
@@ -118,10 +149,10 @@ static void apir_gen_print(const struct llama_vocab *vocab, const llama_token *i
 int main(int argc, char **argv)
 {
     struct apir_gen_args a;
-    if (apir_gen_parse(argc, argv, &a) != 0) {
-        fprintf(stderr,
-                "usage: apir-generate -m MODEL [-d DEVICE|none] [-p PROMPT] [-n N] [-t THREADS]\n");
-        return 2;
+    int rc = apir_gen_parse(argc, argv, &a);
+    if (rc != 0) {
+        apir_gen_usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
     }
     /* Our binaries live apart from llama.cpp's: look for its backends where the build found
      * them (GGML_BACKEND_PATH, e.g. the APIR plugin, is loaded on top by ggml). */

@@ -87,10 +87,29 @@ int apir_listen_claim(const char *path, struct apir_listener *l)
     return l->fd;
 }
 
+int apir_listen_adopt(int fd, const char *path, struct apir_listener *l)
+{
+    char why[256];
+    *l = (struct apir_listener){.fd = fd, .lock_fd = -1, .inherited = true};
+    if (!*path) /* an abstract or unnamed socket: no file to guard */
+        return fd;
+    if (!apir_socket_dir_check(path, false, why, sizeof why)) {
+        fprintf(stderr, "apir-hostd: %s\n", why);
+        apir_listen_release(NULL, l);
+        return -1;
+    }
+    if ((l->lock_fd = apir_listen_lock(path)) < 0) {
+        apir_listen_release(NULL, l);
+        return -1;
+    }
+    return fd;
+}
+
 void apir_listen_release(const char *path, struct apir_listener *l)
 {
     struct stat st;
-    if (path && l->fd >= 0 && lstat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+    if (path && l->fd >= 0 && !l->inherited && lstat(path, &st) == 0 && st.st_dev == l->dev &&
+        st.st_ino == l->ino)
         unlink(path);
     if (l->fd >= 0)
         close(l->fd);

@@ -84,14 +84,17 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_c
 int apir_server_run(const struct apir_server_config *cfg)
 {
     struct apir_listener listener;
-    int lfd = apir_listen_claim(cfg->socket_path, &listener);
+    int lfd = cfg->inherited_fd > 0
+                  ? apir_listen_adopt(cfg->inherited_fd, cfg->socket_path, &listener)
+                  : apir_listen_claim(cfg->socket_path, &listener);
     if (lfd < 0)
         return 1;
     struct sigaction sa = {.sa_handler = apir_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "apir-hostd: listening on %s\n", cfg->socket_path);
+    fprintf(stderr, "apir-hostd: listening on %s%s\n", cfg->socket_path,
+            listener.inherited ? " (socket activation)" : "");
     while (!apir_stop) {
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int n = poll(&p, 1, 500);

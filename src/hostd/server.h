@@ -8,11 +8,14 @@
 
 struct apir_server_config {
     const char *socket_path;
+    int inherited_fd; /* > 0: the listener passed by socket activation (socket_path is where
+                         it is bound); 0: bind socket_path ourselves */
     struct apir_host_config host;
     unsigned max_sessions; /* connections served at once; more are closed (0: default 64) */
 };
 
-/* Binds the socket (mode 0600) and serves until SIGINT/SIGTERM. Returns the exit code. */
+/* Binds the socket (mode 0600) or serves the inherited one, and serves until SIGINT/SIGTERM.
+ * Returns the exit code. */
 int apir_server_run(const struct apir_server_config *cfg);
 
 #endif

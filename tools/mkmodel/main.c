@@ -76,8 +76,10 @@ static void apir_mkmodel_usage(FILE *f, const char *argv0)
             "  --ctx N             training context length (default 2048)\n"
             "  --seed N            weight seed (default 42)\n"
             "  --vocab PATH        vocab-only GGUF to take the tokenizer from%s%s%s\n"
-            "  --backend-dir DIR   where libggml-cpu*.so lives (default: beside libggml)\n"
-            "  --verbose           show llama.cpp's log\n",
+            "  --backend-dir DIR   where libggml-cpu*.so lives (default: ggml's own search\n"
+            "                      path, then the llama.cpp build's, then beside libggml)\n"
+            "  -v, --verbose       show llama.cpp's log\n"
+            "  -h, --help          this text\n",
             argv0,
 #ifdef APIR_DEFAULT_VOCAB
             " (default ", APIR_DEFAULT_VOCAB, ")"
