@@ -4,6 +4,7 @@
  *              [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
 
+#include "../proto/log.h"
 #include "../proto/sockpath.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ static void apir_hostd_usage(FILE *f)
                "--max-session-mib N: memory one guest may hold (default: what the served\n"
                "                     devices hold in total)\n"
                "APIR_HOSTD_READ_TIMEOUT_S: a started request must keep coming (default 10)\n"
+               "APIR_LOG=error|warn|info|debug: what is logged (default info)\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
                "${TMPDIR:-/tmp}/apir-<uid>/apir.sock (a private 0700 directory)\n");
 }
@@ -34,11 +36,12 @@ static int apir_hostd_probe(const struct apir_host_config *hcfg)
         char err[256];
         struct apir_host *h = apir_host_create(hcfg, err, sizeof err);
         if (!h) {
-            fprintf(stderr, "apir-hostd: %s\n", err);
+            apir_log_host(APIR_LOG_ERROR, "apir-hostd", "%s", err);
             _exit(1);
         }
         for (size_t i = 0; i < apir_host_device_count(h); i++)
-            fprintf(stderr, "apir-hostd: serving device %zu: %s\n", i, apir_host_device_name(h, i));
+            apir_log_host(APIR_LOG_INFO, "apir-hostd", "serving device %zu: %s", i,
+                          apir_host_device_name(h, i));
         apir_host_destroy(h);
         _exit(0);
     }
@@ -95,7 +98,8 @@ int main(int argc, char **argv)
     /* The guest plugin must never load inside the host: it would connect back to this very
      * daemon, which would fork a session that loads it again. */
     if (getenv("GGML_BACKEND_PATH")) {
-        fprintf(stderr, "apir-hostd: ignoring GGML_BACKEND_PATH in the host process\n");
+        apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                      "ignoring GGML_BACKEND_PATH in the host process");
         unsetenv("GGML_BACKEND_PATH");
     }
     /* A guest can make a kernel assert fire on purpose (see docs/security.md): that must end
