@@ -38,14 +38,16 @@ bool apir_log_on(enum apir_log_level level)
 
 void apir_log_emit(enum apir_log_level level, const char *fmt, ...)
 {
-    if (!apir_log_on(level))
-        return;
+    /* Before the filter: the registry logs at least once (connected or why not), so a
+     * mistyped APIR_LOG is said even when the line that carries the news is filtered. */
     char line[1024];
     const char *bad = apir_log_take_bad_value();
     if (bad) {
         snprintf(line, sizeof line, "ggml-apir: %s\n", bad);
         apir_log_send(APIR_LOG_WARN, line);
     }
+    if (!apir_log_on(level))
+        return;
     va_list ap;
     va_start(ap, fmt);
     apir_log_vformat(line, sizeof line, "ggml-apir", fmt, ap);

@@ -66,11 +66,11 @@ void apir_log_vformat(char *out, size_t len, const char *who, const char *fmt, v
 
 void apir_log_host(enum apir_log_level level, const char *who, const char *fmt, ...)
 {
-    if (!apir_log_enabled(level, APIR_LOG_INFO))
-        return;
-    const char *bad = apir_log_take_bad_value();
+    const char *bad = apir_log_take_bad_value(); /* said once, whatever this line's level */
     if (bad)
         fprintf(stderr, "%s: %s\n", who, bad);
+    if (!apir_log_enabled(level, APIR_LOG_INFO))
+        return;
     char line[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -22,8 +22,8 @@ enum apir_log_level {
 
 /* "error", "warn", "info" or "debug" (case-sensitive) as a level; 0 for anything else. */
 enum apir_log_level apir_log_level_parse(const char *s);
-/* The threshold: APIR_LOG when it names a level, else fallback. Read once per process (the
- * first call's fallback wins); an unknown value is reported once, by the first line logged. */
+/* The threshold: APIR_LOG when it names a level, else fallback. APIR_LOG is read once per
+ * process; an unknown value is reported once, with the first line logged (shown or not). */
 enum apir_log_level apir_log_threshold(enum apir_log_level fallback);
 /* Whether a line of this level is shown under the threshold (same fallback as above). */
 bool apir_log_enabled(enum apir_log_level level, enum apir_log_level fallback);

@@ -142,6 +142,8 @@ if [ "$tr" = socket ]; then
      ! lines info "${v[@]}" | grep -q "^ggml-apir: APIR0: "'
   check "APIR_LOG=debug: the device lines too" \
     'lines debug "${v[@]}" | grep -q "^ggml-apir: APIR0: CPU (.*) via ggml-apir, alignment [0-9]*, max size"'
+  check "a mistyped APIR_LOG is said once, and the default applies" \
+    '[ "$(lines loud "${v[@]}")" = "ggml-apir: APIR_LOG=loud is none of error, warn, info, debug: ignored" ]'
   check "APIR_LOG=error still shows an error" \
     'APIR_SOCKET="$APIR_TMP/none.sock" lines error "${v[@]}" | grep -q "ggml-apir: no APIR devices: no apir-hostd"'
   check "a stock program (test-backend-ops, ggml's default callback) at info" \
