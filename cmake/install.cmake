@@ -16,7 +16,7 @@ set(APIR_INSTALL_USERUNITDIR "lib/systemd/user" CACHE STRING
 set(APIR_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ggml-apir")
 
 # The tools installed beside the daemon; a new tool is one more name here.
-set(APIR_INSTALL_TOOLS apir-generate apir-bench apir-mkmodel)
+set(APIR_INSTALL_TOOLS apir-generate apir-bench apir-mkmodel apir-info)
 
 set_target_properties(apir-host PROPERTIES VERSION ${PROJECT_VERSION}
   SOVERSION ${PROJECT_VERSION_MAJOR})

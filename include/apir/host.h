@@ -43,6 +43,11 @@ const char *apir_host_device_name(const struct apir_host *host, size_t i);
 struct apir_session *apir_session_create(struct apir_host *host);
 void apir_session_destroy(struct apir_session *s);
 
+/* How the session's log lines begin (at most 63 bytes): the transport names it, e.g.
+ * "apir-hostd: session 3 (pid 812)" or "apir-host: virgl ctx 5", so an operator can tell which
+ * guest a line is about. Default "apir-host: session". APIR_LOG filters the lines. */
+void apir_session_set_label(struct apir_session *s, const char *label);
+
 /* Shared regions (APIR_FEAT_REGIONS): memory the guest maps too. The library never sees how
  * the memory arrives; the transport maps it when a REGION_ATTACH request names it, through
  * these callbacks (apir-hostd: the sealed memfd passed with the request; virglrenderer: the

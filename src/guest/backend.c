@@ -93,7 +93,8 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     size_t at = w->len;
     if (!apir_encode_graph(w, &s->map, cgraph)) {
         apir_call_done(&c);
-        apir_log("graph of %d nodes could not be encoded", ggml_graph_n_nodes(cgraph));
+        apir_log_emit(APIR_LOG_ERROR, "graph of %d nodes could not be encoded",
+                      ggml_graph_n_nodes(cgraph));
         return GGML_STATUS_FAILED;
     }
     const uint8_t *graph = w->buf + at;

@@ -283,8 +283,7 @@ ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
         return NULL;
     if (size == 0)
         size = 1;
-    bool shareable = apir_conn_has_regions(d->conn) && d->conn->zero_copy &&
-                     (d->caps & APIR_DEV_CAP_FROM_HOST_PTR);
+    bool shareable = apir_conn_shares(d->conn, d->caps);
     if (!(shareable && apir_buffer_alloc_shared(d, size, b)) &&
         !apir_buffer_alloc_remote(d, size, b)) {
         free(b);

@@ -13,16 +13,6 @@
 
 #define APIR_HANDSHAKE_TIMEOUT_MS 5000
 
-void apir_log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ggml-apir: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 /* Marks the connection gone, with one line saying so. */
 int apir_transport_call_timeout_ms(void)
 {
@@ -37,8 +27,9 @@ static void apir_conn_lost(struct apir_conn *conn, uint32_t cmd)
 {
     conn->broken = true;
     if (cmd != APIR_CMD_HELLO) /* a failed handshake is reported by the registry */
-        apir_log("lost the host at %s during %s; APIR devices now fail every call", conn->tp->desc,
-                 apir_cmd_name(cmd));
+        apir_log_emit(APIR_LOG_ERROR,
+                      "lost the host at %s during %s; APIR devices now fail every call",
+                      conn->tp->desc, apir_cmd_name(cmd));
 }
 
 /* Frames and hands the request to the transport. */
@@ -71,7 +62,8 @@ static int apir_call_collect(struct apir_conn *conn, uint32_t cmd, uint32_t seq)
     apir_trace_reply(cmd, rh.status, conn->rep.buf, conn->rep.len);
     /* A refused HELLO is reported once, by the registry, as the reason for zero devices. */
     if (rh.status != APIR_OK && cmd != APIR_CMD_HELLO)
-        apir_log("host refused %s: %s", apir_cmd_name(cmd), apir_status_str(rh.status));
+        apir_log_emit(APIR_LOG_ERROR, "host refused %s: %s", apir_cmd_name(cmd),
+                      apir_status_str(rh.status));
     return rh.status;
 }
 
@@ -88,8 +80,8 @@ static void apir_conn_complete_posted(struct apir_conn *conn)
     apir_reader_init(&r, conn->rep.buf, conn->rep.len);
     uint32_t gs = apir_read_u32(&r);
     if (st == APIR_OK && (!apir_reader_done(&r) || gs != GGML_STATUS_SUCCESS)) {
-        apir_log("posted %s failed on the host: ggml status %d", apir_cmd_name(conn->posted_cmd),
-                 (int)gs);
+        apir_log_emit(APIR_LOG_ERROR, "posted %s failed on the host: ggml status %d",
+                      apir_cmd_name(conn->posted_cmd), (int)gs);
         st = APIR_E_BACKEND;
     }
     if (st == APIR_E_STALE)
@@ -193,7 +185,15 @@ bool apir_conn_has_regions(const struct apir_conn *conn)
     return (conn->features & APIR_FEAT_REGIONS) != 0;
 }
 
-static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *why, size_t len)
+bool apir_conn_shares(const struct apir_conn *conn, uint32_t dev_caps)
+{
+    return apir_conn_has_regions(conn) && conn->zero_copy &&
+           (dev_caps & APIR_DEV_CAP_FROM_HOST_PTR);
+}
+
+/* The handshake. Its failure is said in why as the one diagnosis line: which end speaks which
+ * protocol when they differ, a silent peer when nothing answers. */
+static bool apir_conn_hello(struct apir_conn *conn, char *why, size_t len)
 {
     uint64_t wanted = apir_conn_wanted_features(conn);
     struct apir_call c;
@@ -205,53 +205,80 @@ static bool apir_conn_hello(struct apir_conn *conn, uint32_t *n_devices, char *w
     uint32_t major = apir_read_u32(&c.r);
     uint32_t minor = apir_read_u32(&c.r);
     conn->features = apir_read_u64(&c.r) & wanted;
-    *n_devices = apir_read_u32(&c.r);
-    bool ok = st == APIR_OK && apir_reader_done(&c.r) && major == APIR_PROTO_MAJOR;
+    conn->n_devices = apir_read_u32(&c.r);
+    bool decoded = st == APIR_OK && apir_reader_done(&c.r);
     apir_call_done(&c);
+    conn->wanted_features = wanted;
+    if (decoded) {
+        conn->host_major = major;
+        conn->host_minor_seen = minor;
+    }
     conn->host_minor = minor > APIR_PROTO_MINOR ? APIR_PROTO_MINOR : minor;
-    if (!ok && st == APIR_E_TRANSPORT)
-        snprintf(why, len, "no answer to the handshake from %s within %d s (is it apir-hostd?)",
-                 conn->tp->desc, APIR_HANDSHAKE_TIMEOUT_MS / 1000);
-    else if (!ok)
-        snprintf(why, len, "handshake with %s failed: %s", conn->tp->desc,
+    if (decoded && major == APIR_PROTO_MAJOR)
+        return true;
+    const char *at = conn->tp->desc;
+    if (decoded)
+        snprintf(why, len,
+                 "protocol version mismatch: the host at %s speaks %u.%u, this plugin %u.%u", at,
+                 major, minor, APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
+    else if (st == APIR_E_VERSION)
+        snprintf(why, len,
+                 "protocol version mismatch: the host at %s refused protocol %u.%u (it speaks "
+                 "another major version)",
+                 at, APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
+    else if (st == APIR_E_TRANSPORT)
+        snprintf(why, len, "no answer to the handshake from %s within %d s (is it apir-hostd?)", at,
+                 APIR_HANDSHAKE_TIMEOUT_MS / 1000);
+    else
+        snprintf(why, len, "handshake with %s failed: %s", at,
                  st == APIR_OK ? "malformed reply" : apir_status_str(st));
-    return ok;
+    return false;
 }
 
 /* APIR_TRANSPORT picks the way to the host: socket (apir-hostd), vtest (virgl_test_server)
  * or virtgpu (a virtio-gpu render node). Default: virtgpu in a VM that has such a node, else
- * the socket. */
-static struct apir_transport *apir_conn_transport(char *why, size_t whylen)
+ * the socket. The choice and where it looked go into rep, connected or not. */
+static struct apir_transport *apir_conn_transport(struct apir_conn_report *rep)
 {
     const char *kind = getenv("APIR_TRANSPORT");
     if (!kind || !*kind)
         kind = apir_transport_virtgpu_present() ? "virtgpu" : "socket";
+    snprintf(rep->transport, sizeof rep->transport, "%s", kind);
+    char *why = rep->error;
+    size_t whylen = sizeof rep->error;
     if (strcmp(kind, "vtest") == 0) {
         const char *p = getenv("APIR_VTEST_SOCKET");
-        return apir_transport_vtest_open(p && *p ? p : APIR_VTEST_DEFAULT_SOCKET, why, whylen);
+        snprintf(rep->endpoint, sizeof rep->endpoint, "%s",
+                 p && *p ? p : APIR_VTEST_DEFAULT_SOCKET);
+        return apir_transport_vtest_open(rep->endpoint, why, whylen);
     }
     if (strcmp(kind, "virtgpu") == 0) {
         const char *node = getenv("APIR_VIRTGPU_NODE");
+        snprintf(rep->endpoint, sizeof rep->endpoint, "%s", node && *node ? node : "");
         return apir_transport_virtgpu_open(node && *node ? node : NULL, why, whylen);
     }
     if (strcmp(kind, "socket") != 0) {
         snprintf(why, whylen, "APIR_TRANSPORT=%s is none of socket, vtest, virtgpu", kind);
         return NULL;
     }
-    char path[256];
-    apir_socket_default_path(path, sizeof path);
-    return apir_transport_socket_open(path, why, whylen);
+    apir_socket_default_path(rep->endpoint, sizeof rep->endpoint);
+    return apir_transport_socket_open(rep->endpoint, why, whylen);
 }
 
-struct apir_conn *apir_conn_open(char *why, size_t whylen)
+struct apir_conn *apir_conn_open(struct apir_conn_report *rep)
 {
-    struct apir_transport *tp = apir_conn_transport(why, whylen);
+    memset(rep, 0, sizeof *rep);
+    struct apir_transport *tp = apir_conn_transport(rep);
     if (!tp)
         return NULL;
+    /* Where it went, as the transport names it (virtgpu: the node it found). */
+    const char *colon = strchr(tp->desc, ':');
+    bool prefixed = colon && strncmp(tp->desc, rep->transport, (size_t)(colon - tp->desc)) == 0;
+    snprintf(rep->endpoint, sizeof rep->endpoint, "%s", prefixed ? colon + 1 : tp->desc);
     struct apir_conn *conn = calloc(1, sizeof *conn);
     if (!conn) {
         tp->ops->destroy(tp);
-        snprintf(why, whylen, "out of memory");
+        snprintf(rep->error, sizeof rep->error, "out of memory");
         return NULL;
     }
     conn->tp = tp;
@@ -266,13 +293,19 @@ struct apir_conn *apir_conn_open(char *why, size_t whylen)
     /* Whatever listens there may not be apir-hostd: bound the handshake so a silent peer
      * costs the application seconds, not a hang. Compute calls then wait as long as they take. */
     tp->ops->set_timeout(tp, APIR_HANDSHAKE_TIMEOUT_MS);
-    if (!apir_conn_hello(conn, &conn->n_devices, why, whylen)) {
+    if (!apir_conn_hello(conn, rep->error, sizeof rep->error)) {
         apir_conn_close(conn);
         return NULL;
     }
     tp->ops->set_timeout(tp, 0);
     if (tp->ops->start)
         tp->ops->start(tp);
+    apir_log_emit(APIR_LOG_INFO,
+                  "connected to %s over %s: protocol %u.%u (plugin %u.%u), features 0x%llx, "
+                  "%u device(s)%s",
+                  rep->endpoint, rep->transport, conn->host_major, conn->host_minor_seen,
+                  APIR_PROTO_MAJOR, APIR_PROTO_MINOR, (unsigned long long)conn->features,
+                  conn->n_devices, tp->ring_on ? ", calls through the shared-memory ring" : "");
     return conn;
 }
 

@@ -2,6 +2,7 @@
 #ifndef APIR_GUEST_H
 #define APIR_GUEST_H
 
+#include "../proto/log.h"
 #include "apir/protocol.h"
 #include "transport.h"
 
@@ -18,7 +19,9 @@ struct apir_conn {
     bool broken;
     struct apir_writer req;
     struct apir_writer rep;
-    uint32_t host_minor;
+    uint32_t host_minor;                  /* the minor both speak: min(host's, ours) */
+    uint32_t host_major, host_minor_seen; /* what the host's HELLO said */
+    uint64_t wanted_features;             /* what this guest asked for */
     uint32_t n_devices;
     /* APIR_STATS=1: per-command round trips and bytes, printed at exit. */
     bool stats;
@@ -77,13 +80,22 @@ int apir_call_post(struct apir_call *c);
  * the caller waits for did not happen. take_failure: the caller reports it, so it is cleared. */
 bool apir_conn_sync(struct apir_conn *conn, bool take_failure);
 
-struct apir_conn *apir_conn_open(char *why, size_t whylen);
+/* What an attempt to reach the host found; the registry keeps it (for apir-info). */
+struct apir_conn_report {
+    char transport[16]; /* socket, vtest, virtgpu: as chosen (or the unknown APIR_TRANSPORT) */
+    char endpoint[200]; /* where: socket path, vtest socket, render node ("": the first found) */
+    char error[256];    /* why there is no connection; "" once connected */
+};
+/* Connects and handshakes. NULL with rep->error the one line saying why. */
+struct apir_conn *apir_conn_open(struct apir_conn_report *rep);
 void apir_conn_close(struct apir_conn *conn);
 void apir_conn_print_stats(const struct apir_conn *conn);
 /* Counts a data operation done in place on a shared buffer (APIR_STATS). */
 void apir_conn_count_local(struct apir_conn *conn, uint32_t cmd, size_t bytes);
 /* The session may place buffers in shared regions (negotiated at HELLO). */
 bool apir_conn_has_regions(const struct apir_conn *conn);
+/* Buffers of this device (caps) live in shared regions: negotiated and not turned off. */
+bool apir_conn_shares(const struct apir_conn *conn, uint32_t dev_caps);
 
 /* staging.c: data of unshared buffers through the staging region; false when the connection
  * has none (the caller then sends it inline). Once true, the transfer was done or failed
@@ -125,6 +137,10 @@ struct apir_device {
     char name[16];
     char desc[APIR_MAX_NAME + 256 + 32];
     char buft_name[32];
+    /* The host's names (for apir-info): the ggml name, description and buffer type there. */
+    char host_name[APIR_MAX_NAME];
+    char host_desc[256];
+    char host_buft_name[APIR_MAX_NAME];
     uint32_t type;
     uint32_t caps;
     uint64_t alignment;
@@ -168,6 +184,9 @@ ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size);
 ggml_backend_t apir_backend_new(struct apir_device *d);
 void apir_backend_set_n_threads(ggml_backend_t backend, int n_threads);
 
-void apir_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log.c: one line through ggml's log callback, if APIR_LOG lets it through (default warn). */
+void apir_log_emit(enum apir_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool apir_log_on(enum apir_log_level level);
 
 #endif

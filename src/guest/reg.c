@@ -9,6 +9,7 @@
 
 struct apir_reg_ctx {
     struct apir_conn *conn;
+    struct apir_conn_report report; /* the connection attempt, for apir-info */
     struct apir_device devices[APIR_MAX_DEVICES];
     size_t n_devices;
 };
@@ -32,11 +33,75 @@ static ggml_backend_dev_t apir_reg_get_device(ggml_backend_reg_t reg, size_t ind
     return index < ctx->n_devices ? &ctx->devices[index].gdev : NULL;
 }
 
+static bool apir_reg_get_info(struct ggml_backend_apir_info *info)
+{
+    if (!info || info->version != GGML_BACKEND_APIR_INFO_VERSION)
+        return false;
+    const struct apir_reg_ctx *ctx = &apir_reg_state;
+    const struct apir_conn *conn = ctx->conn;
+    *info = (struct ggml_backend_apir_info){
+        .version = GGML_BACKEND_APIR_INFO_VERSION,
+        .connected = conn != NULL,
+        .plugin_major = APIR_PROTO_MAJOR,
+        .plugin_minor = APIR_PROTO_MINOR,
+    };
+    _Static_assert(sizeof info->transport == sizeof ctx->report.transport &&
+                       sizeof info->endpoint == sizeof ctx->report.endpoint &&
+                       sizeof info->error == sizeof ctx->report.error,
+                   "the public info and the report hold the same strings");
+    memcpy(info->transport, ctx->report.transport, sizeof info->transport);
+    memcpy(info->endpoint, ctx->report.endpoint, sizeof info->endpoint);
+    memcpy(info->error, ctx->report.error, sizeof info->error);
+    if (conn) {
+        info->host_major = conn->host_major;
+        info->host_minor = conn->host_minor_seen;
+        info->features_asked = conn->wanted_features;
+        info->features = conn->features;
+        info->host_devices = conn->n_devices;
+        info->ring = conn->tp->ring_on;
+    }
+    return true;
+}
+
+static bool apir_reg_get_device_info(ggml_backend_dev_t dev,
+                                     struct ggml_backend_apir_device_info *info)
+{
+    const struct apir_reg_ctx *ctx = &apir_reg_state;
+    const struct apir_device *d = NULL;
+    for (size_t i = 0; i < ctx->n_devices; i++)
+        if (dev == &ctx->devices[i].gdev)
+            d = &ctx->devices[i];
+    if (!d || !info || info->version != GGML_BACKEND_APIR_INFO_VERSION)
+        return false;
+    static const char *const types[] = {[APIR_DEV_TYPE_CPU] = "cpu",
+                                        [APIR_DEV_TYPE_GPU] = "gpu",
+                                        [APIR_DEV_TYPE_IGPU] = "igpu",
+                                        [APIR_DEV_TYPE_ACCEL] = "accel"};
+    *info = (struct ggml_backend_apir_device_info){
+        .version = GGML_BACKEND_APIR_INFO_VERSION,
+        .shared = apir_conn_shares(d->conn, d->caps),
+    };
+    _Static_assert(sizeof info->host_name == sizeof d->host_name &&
+                       sizeof info->host_description == sizeof d->host_desc &&
+                       sizeof info->host_buffer_type == sizeof d->host_buft_name,
+                   "the public device info holds the host's strings whole");
+    memcpy(info->host_name, d->host_name, sizeof info->host_name);
+    memcpy(info->host_description, d->host_desc, sizeof info->host_description);
+    memcpy(info->host_buffer_type, d->host_buft_name, sizeof info->host_buffer_type);
+    snprintf(info->host_type, sizeof info->host_type, "%s",
+             d->type < sizeof types / sizeof types[0] ? types[d->type] : "unknown");
+    return true;
+}
+
 static void *apir_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
 {
     (void)reg;
     if (strcmp(name, "ggml_backend_set_n_threads") == 0)
         return (void *)apir_backend_set_n_threads;
+    if (strcmp(name, GGML_BACKEND_APIR_GET_INFO) == 0)
+        return (void *)apir_reg_get_info;
+    if (strcmp(name, GGML_BACKEND_APIR_GET_DEVICE_INFO) == 0)
+        return (void *)apir_reg_get_device_info;
     return NULL;
 }
 
@@ -55,21 +120,20 @@ static struct ggml_backend_reg apir_reg = {
 
 static bool apir_reg_fetch_device(struct apir_conn *conn, uint32_t index, struct apir_device *d)
 {
-    char host_name[APIR_MAX_NAME], host_desc[256];
     struct apir_call c;
     apir_write_u32(apir_call_begin(&c, conn, APIR_CMD_DEVICE_INFO), index);
     int st = apir_call_end(&c);
     d->conn = conn;
     d->dev_h = apir_read_u64(&c.r);
     d->buft_h = apir_read_u64(&c.r);
+    char host_name[sizeof d->host_name], host_desc[sizeof d->host_desc];
     apir_read_str(&c.r, host_name, sizeof host_name);
     apir_read_str(&c.r, host_desc, sizeof host_desc);
     d->type = apir_read_u32(&c.r);
     apir_read_u64(&c.r); /* memory is asked fresh by get_memory */
     apir_read_u64(&c.r);
     d->caps = apir_read_u32(&c.r);
-    char buft_name[APIR_MAX_NAME];
-    apir_read_str(&c.r, buft_name, sizeof buft_name);
+    apir_read_str(&c.r, d->host_buft_name, sizeof d->host_buft_name);
     d->alignment = apir_read_u64(&c.r);
     d->max_size = apir_read_u64(&c.r);
     d->buft_flags = apir_read_u32(&c.r);
@@ -78,6 +142,8 @@ static bool apir_reg_fetch_device(struct apir_conn *conn, uint32_t index, struct
     apir_call_done(&c);
     snprintf(d->name, sizeof d->name, "APIR%u", index);
     snprintf(d->desc, sizeof d->desc, "%s (%s) via ggml-apir", host_name, host_desc);
+    memcpy(d->host_name, host_name, sizeof host_name);
+    memcpy(d->host_desc, host_desc, sizeof host_desc);
     snprintf(d->buft_name, sizeof d->buft_name, "APIR%u", index);
     return ok;
 }
@@ -90,10 +156,9 @@ static void apir_reg_print_stats(void)
 static void apir_reg_init_once(void)
 {
     struct apir_reg_ctx *ctx = &apir_reg_state;
-    char why[256] = "";
-    ctx->conn = apir_conn_open(why, sizeof why);
+    ctx->conn = apir_conn_open(&ctx->report);
     if (!ctx->conn) {
-        apir_log("no APIR devices: %s", why);
+        apir_log_emit(APIR_LOG_ERROR, "no APIR devices: %s", ctx->report.error);
         return;
     }
     if (ctx->conn->stats)
@@ -105,9 +170,12 @@ static void apir_reg_init_once(void)
             break;
         apir_device_setup(d, &apir_reg);
         ctx->n_devices++;
+        apir_log_emit(APIR_LOG_DEBUG, "%s: %s, alignment %llu, max size %llu", d->name, d->desc,
+                      (unsigned long long)d->alignment, (unsigned long long)d->max_size);
     }
     if (ctx->n_devices == 0)
-        apir_log("no APIR devices: the host at %s serves none", ctx->conn->tp->desc);
+        apir_log_emit(APIR_LOG_ERROR, "no APIR devices: the host at %s serves none",
+                      ctx->conn->tp->desc);
 }
 
 ggml_backend_reg_t ggml_backend_apir_reg(void)

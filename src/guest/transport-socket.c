@@ -197,6 +197,7 @@ static void apir_sock_start(struct apir_transport *t)
     const char *e = getenv("APIR_RING_SPIN_US");
     st->spin_us = e && *e ? (unsigned)strtoul(e, NULL, 10) : APIR_SOCK_RING_SPIN_US;
     st->ring_on = true;
+    t->ring_on = true;
 }
 
 static void apir_sock_destroy(struct apir_transport *t)
@@ -222,6 +223,20 @@ static const struct apir_transport_ops apir_socket_ops = {
     .destroy = apir_sock_destroy,
 };
 
+/* The diagnosis line for a failed connect: what the user must change differs by cause. */
+static void apir_sock_connect_error(const char *path, int err, char *why, size_t whylen)
+{
+    if (err == EACCES || err == EPERM)
+        snprintf(why, whylen,
+                 "permission denied connecting to apir-hostd at %s (the socket or a directory "
+                 "above it is not open to uid %u)",
+                 path, (unsigned)getuid());
+    else if (err == ECONNREFUSED)
+        snprintf(why, whylen, "no apir-hostd at %s (nothing listens there: a stale socket)", path);
+    else
+        snprintf(why, whylen, "no apir-hostd at %s (%s)", path, strerror(err));
+}
+
 struct apir_transport *apir_transport_socket_open(const char *path, char *why, size_t whylen)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -238,7 +253,7 @@ struct apir_transport *apir_transport_socket_open(const char *path, char *why, s
         return NULL;
     }
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        snprintf(why, whylen, "no apir-hostd at %s (%s)", path, strerror(errno));
+        apir_sock_connect_error(path, errno, why, whylen);
         close(fd);
         return NULL;
     }

@@ -42,6 +42,7 @@ void apir_vm_ring_start(struct apir_vm *vm)
     }
     vm->ring_seq = 0;
     vm->ring_on = true;
+    vm->base.ring_on = true;
 }
 
 bool apir_vm_ring_submit(struct apir_vm *vm, const void *msg, size_t len)
@@ -79,4 +80,5 @@ void apir_vm_ring_stop(struct apir_vm *vm)
      * context's blobs). */
     atomic_store(&vm->ring.ctrl->closed, 1);
     vm->ring_on = false;
+    vm->base.ring_on = false;
 }

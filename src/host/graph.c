@@ -23,20 +23,16 @@ static void apir_graph_strip_ops(struct apir_wire_graph *g)
     }
 }
 
-/* APIR_DEBUG=1 on the host says which tensor a refused graph failed on: the guest only sees a
- * status, and an operator needs the reason. Off by default, since a guest could flood it. */
-static enum apir_status apir_graph_refuse(const struct apir_wire_tensor *t, uint32_t i,
+/* APIR_LOG=debug on the host says which tensor a refused graph failed on: the guest only sees
+ * a status, and an operator needs the reason. Not at a default level, since a guest could
+ * flood it. */
+static enum apir_status apir_graph_refuse(const struct apir_session *s,
+                                          const struct apir_wire_tensor *t, uint32_t i,
                                           enum apir_status st, const char *stage)
 {
-    static int debug = -1;
-    if (debug < 0) {
-        const char *e = getenv("APIR_DEBUG");
-        debug = e && *e && strcmp(e, "0") != 0;
-    }
-    if (debug)
-        fprintf(stderr, "apir-host: refused tensor %u '%.*s' (%s, type %u) at %s: %s\n", i,
-                (int)sizeof t->name, t->name, t->op < GGML_OP_COUNT ? ggml_op_name(t->op) : "?",
-                t->type, stage, apir_status_str(st));
+    apir_log_host(APIR_LOG_DEBUG, s->label, "refused tensor %u '%.*s' (%s, type %u) at %s: %s", i,
+                  (int)sizeof t->name, t->name, t->op < GGML_OP_COUNT ? ggml_op_name(t->op) : "?",
+                  t->type, stage, apir_status_str(st));
     return st;
 }
 
@@ -75,7 +71,7 @@ static enum apir_status apir_graph_check(struct apir_session *s, const struct ap
         bool need_data = touched ? touched[i] : use == APIR_GRAPH_DATA;
         st = apir_validate_tensor(s, &g->tensors[i], g, need_data);
         if (st != APIR_OK)
-            apir_graph_refuse(&g->tensors[i], i, st, "validation");
+            apir_graph_refuse(s, &g->tensors[i], i, st, "validation");
     }
     free(touched);
     if (st != APIR_OK || use == APIR_GRAPH_DATA)
@@ -84,7 +80,7 @@ static enum apir_status apir_graph_check(struct apir_session *s, const struct ap
         const struct apir_wire_tensor *t = &g->tensors[g->nodes[i]];
         st = apir_check_node(g, t);
         if (st != APIR_OK)
-            return apir_graph_refuse(t, (uint32_t)g->nodes[i], st, "op check");
+            return apir_graph_refuse(s, t, (uint32_t)g->nodes[i], st, "op check");
     }
     return APIR_OK;
 }

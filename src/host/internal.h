@@ -3,6 +3,7 @@
 #define APIR_HOST_INTERNAL_H
 
 #include "../proto/codec.h"
+#include "../proto/log.h"
 #include "../proto/wire.h"
 #include "apir/host.h"
 #include "apir/protocol.h"
@@ -103,6 +104,7 @@ struct apir_session {
     struct apir_arena arena;
     /* Bumped whenever a buffer is freed or reset: cached graphs built before are stale. */
     uint64_t buffer_epoch;
+    char label[64]; /* how this session's log lines begin (apir_session_set_label) */
 };
 
 typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +38,7 @@ struct apir_session *apir_session_create(struct apir_host *host)
     if (!s)
         return NULL;
     s->host = host;
+    snprintf(s->label, sizeof s->label, "apir-host: session");
     apir_handles_init(&s->handles, apir_session_next_tag(), host->max_session_objects);
     apir_writer_init(&s->reply, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
     for (size_t i = 0; i < host->n_devices; i++) {
@@ -50,6 +52,12 @@ struct apir_session *apir_session_create(struct apir_host *host)
         }
     }
     return s;
+}
+
+void apir_session_set_label(struct apir_session *s, const char *label)
+{
+    if (s && label)
+        snprintf(s->label, sizeof s->label, "%s", label);
 }
 
 void apir_session_destroy(struct apir_session *s)
@@ -157,13 +165,20 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
     uint64_t features = apir_read_u64(r);
     if (!apir_reader_done(r))
         return APIR_E_DECODE;
-    (void)minor; /* minor versions are additive: each side uses min(minor) */
-    if (major != APIR_PROTO_MAJOR)
+    /* minor versions are additive: each side uses min(minor) */
+    if (major != APIR_PROTO_MAJOR) {
+        apir_log_host(APIR_LOG_WARN, s->label,
+                      "refused the guest's protocol %u.%u (this host speaks %u.%u)", major, minor,
+                      APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
         return APIR_E_VERSION;
+    }
     s->features = features & APIR_FEATURES_SUPPORTED;
     if (!s->region_ops.map) /* this transport cannot bring shared memory */
         s->features &= ~(uint64_t)APIR_FEAT_REGIONS;
     s->hello_done = true;
+    apir_log_host(APIR_LOG_DEBUG, s->label,
+                  "handshake: guest protocol %u.%u, features asked 0x%llx, granted 0x%llx", major,
+                  minor, (unsigned long long)features, (unsigned long long)s->features);
     apir_write_u32(w, APIR_PROTO_MAJOR);
     apir_write_u32(w, APIR_PROTO_MINOR);
     apir_write_u64(w, s->features);

@@ -95,8 +95,11 @@ static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, u
     };
     char err[256];
     apir_virgl_host = apir_host_create(&cfg, err, sizeof err);
-    if (!apir_virgl_host)
-        fprintf(stderr, "apir-host: virgl context %u: %s\n", ctx_id, err);
+    if (!apir_virgl_host) {
+        char who[48];
+        snprintf(who, sizeof who, "apir-host: virgl ctx %u", ctx_id);
+        apir_log_host(APIR_LOG_ERROR, who, "%s", err);
+    }
     return apir_virgl_host;
 }
 
@@ -144,6 +147,11 @@ uint32_t apir_backend_initialize(uint32_t ctx_id, struct apir_virgl_callbacks *c
         c->cbs = *cbs;
         struct apir_region_ops ops = {apir_virgl_region_map, apir_virgl_region_unmap, c};
         apir_session_set_region_ops(c->session, &ops);
+        char label[48];
+        snprintf(label, sizeof label, "apir-host: virgl ctx %u", ctx_id);
+        apir_session_set_label(c->session, label);
+        apir_log_host(APIR_LOG_INFO, label, "session started (%zu device(s))",
+                      apir_host_device_count(host));
     } else if (c) {
         if (c->session)
             apir_session_destroy(c->session);
@@ -163,6 +171,7 @@ void apir_backend_deinit(uint32_t ctx_id)
         apir_virgl_ctxs[i] = apir_virgl_ctxs[--apir_virgl_n];
         if (c->ring)
             apir_virgl_ring_stop(c->ring);
+        apir_log_host(APIR_LOG_INFO, c->session->label, "session ended");
         apir_session_destroy(c->session);
         pthread_mutex_destroy(&c->lock);
         free(c->copy);

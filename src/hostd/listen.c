@@ -3,6 +3,7 @@
  * answers a connect: then it is replaced. Anything else at the path is refused. */
 #include "listen.h"
 
+#include "../proto/log.h"
 #include "../sock/sockpath.h"
 
 #include <errno.h>
@@ -21,11 +22,12 @@ static int apir_listen_lock(const char *path)
     snprintf(lock, sizeof lock, "%s.lock", path);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        fprintf(stderr, "apir-hostd: cannot open %s: %s\n", lock, strerror(errno));
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "cannot open %s: %s", lock, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "apir-hostd: another apir-hostd serves %s (%s is locked)\n", path, lock);
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "another apir-hostd serves %s (%s is locked)",
+                      path, lock);
         close(fd);
         return -1;
     }
@@ -39,7 +41,8 @@ static bool apir_listen_path_free(const char *path, const struct sockaddr_un *ad
     if (lstat(path, &st) != 0)
         return errno == ENOENT;
     if (!S_ISSOCK(st.st_mode)) {
-        fprintf(stderr, "apir-hostd: refusing to replace %s: it is not a socket\n", path);
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "refusing to replace %s: it is not a socket",
+                      path);
         return false;
     }
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -47,7 +50,8 @@ static bool apir_listen_path_free(const char *path, const struct sockaddr_un *ad
     if (probe >= 0)
         close(probe);
     if (live) {
-        fprintf(stderr, "apir-hostd: a live server answers on %s: not taking it over\n", path);
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd",
+                      "a live server answers on %s: not taking it over", path);
         return false;
     }
     return unlink(path) == 0 || errno == ENOENT;
@@ -59,11 +63,11 @@ int apir_listen_claim(const char *path, struct apir_listener *l)
     char why[256];
     *l = (struct apir_listener){.fd = -1, .lock_fd = -1};
     if (strlen(path) + 6 > sizeof addr.sun_path) {
-        fprintf(stderr, "apir-hostd: socket path too long: %s\n", path);
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "socket path too long: %s", path);
         return -1;
     }
     if (!apir_socket_dir_check(path, true, why, sizeof why)) {
-        fprintf(stderr, "apir-hostd: %s\n", why);
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "%s", why);
         return -1;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -78,7 +82,8 @@ int apir_listen_claim(const char *path, struct apir_listener *l)
     umask(old);
     struct stat st;
     if (rc != 0 || listen(l->fd, 16) != 0 || lstat(path, &st) != 0) {
-        fprintf(stderr, "apir-hostd: cannot listen on %s: %s\n", path, strerror(errno));
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "cannot listen on %s: %s", path,
+                      strerror(errno));
         apir_listen_release(NULL, l);
         return -1;
     }

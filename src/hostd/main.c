@@ -7,6 +7,7 @@
 #include "activate.h"
 #include "server.h"
 
+#include "../proto/log.h"
 #include "../sock/sockpath.h"
 
 #include <stdio.h>
@@ -47,7 +48,8 @@ static void apir_hostd_usage(FILE *f)
             "  APIR_HOSTD_READ_TIMEOUT_S  a started request must keep coming (default 10)\n"
             "  APIR_HOSTD_RING_SPIN_US    polling of the shared ring after each reply\n"
             "                             (default 200)\n"
-            "  APIR_DEBUG=1               log which tensor a refused graph failed on\n"
+            "  APIR_LOG=error|warn|info|debug  what is logged (default info; debug: which\n"
+            "                             tensor a refused graph failed on)\n"
             "  GGML_BACKEND_PATH          ignored (removed): the guest plugin never loads here\n",
 #ifdef APIR_GGML_BACKEND_DIR
             APIR_GGML_BACKEND_DIR
@@ -67,11 +69,12 @@ static int apir_hostd_probe(const struct apir_host_config *hcfg)
         char err[256];
         struct apir_host *h = apir_host_create(hcfg, err, sizeof err);
         if (!h) {
-            fprintf(stderr, "apir-hostd: %s\n", err);
+            apir_log_host(APIR_LOG_ERROR, "apir-hostd", "%s", err);
             _exit(1);
         }
         for (size_t i = 0; i < apir_host_device_count(h); i++)
-            fprintf(stderr, "apir-hostd: serving device %zu: %s\n", i, apir_host_device_name(h, i));
+            apir_log_host(APIR_LOG_INFO, "apir-hostd", "serving device %zu: %s", i,
+                          apir_host_device_name(h, i));
         apir_host_destroy(h);
         _exit(0);
     }
@@ -171,7 +174,8 @@ int main(int argc, char **argv)
     /* The guest plugin must never load inside the host: it would connect back to this very
      * daemon, which would fork a session that loads it again. */
     if (getenv("GGML_BACKEND_PATH")) {
-        fprintf(stderr, "apir-hostd: ignoring GGML_BACKEND_PATH in the host process\n");
+        apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                      "ignoring GGML_BACKEND_PATH in the host process");
         unsetenv("GGML_BACKEND_PATH");
     }
     /* A guest can make a kernel assert fire on purpose (see docs/security.md): that must end

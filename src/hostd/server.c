@@ -1,5 +1,6 @@
 /* apir-hostd's listener: accepts guests on a unix socket and forks a session process each. */
 #include "server.h"
+#include "../proto/log.h"
 #include "../sock/sockpath.h"
 #include "listen.h"
 #include "session_proc.h"
@@ -32,8 +33,9 @@ static bool apir_peer_allowed(int fd)
     long uid = apir_socket_peer_uid(fd);
     if (uid == (long)getuid())
         return true;
-    fprintf(stderr, "apir-hostd: refused a connection from uid %ld (serving uid %u only)\n", uid,
-            (unsigned)getuid());
+    apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                  "refused a connection from uid %ld (serving uid %u only)", uid,
+                  (unsigned)getuid());
     return false;
 }
 
@@ -47,9 +49,9 @@ static void apir_reap(void)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         apir_live_sessions--;
         if (WIFSIGNALED(status))
-            fprintf(stderr,
-                    "apir-hostd: session %d ended by signal %d (other sessions unaffected)\n",
-                    (int)pid, WTERMSIG(status));
+            apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                          "session with pid %d ended by signal %d (other sessions unaffected)",
+                          (int)pid, WTERMSIG(status));
     }
 }
 
@@ -58,15 +60,18 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_c
     unsigned max = cfg->max_sessions ? cfg->max_sessions : 64;
     if (apir_live_sessions >= max) {
         /* Closed before any byte: the guest reports no devices and says why. */
-        fprintf(stderr, "apir-hostd: refused a connection: %u sessions already (--max-sessions)\n",
-                apir_live_sessions);
+        apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                      "refused a connection: %u sessions already (--max-sessions)",
+                      apir_live_sessions);
         close(fd);
         return;
     }
     const struct apir_host_config *hcfg = &cfg->host;
+    static unsigned sessions_started;
+    unsigned number = ++sessions_started;
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "apir-hostd: fork: %s\n", strerror(errno));
+        apir_log_host(APIR_LOG_ERROR, "apir-hostd", "fork: %s", strerror(errno));
         close(fd);
         return;
     }
@@ -75,7 +80,7 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_c
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a session never outlives its daemon */
-        _exit(apir_session_proc_serve(fd, hcfg));
+        _exit(apir_session_proc_serve(fd, hcfg, number));
     }
     apir_live_sessions++;
     close(fd);
@@ -93,8 +98,8 @@ int apir_server_run(const struct apir_server_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "apir-hostd: listening on %s%s\n", cfg->socket_path,
-            listener.inherited ? " (socket activation)" : "");
+    apir_log_host(APIR_LOG_INFO, "apir-hostd", "listening on %s%s", cfg->socket_path,
+                  listener.inherited ? " (socket activation)" : "");
     while (!apir_stop) {
         struct pollfd p = {.fd = lfd, .events = POLLIN};
         int n = poll(&p, 1, 500);
@@ -108,6 +113,6 @@ int apir_server_run(const struct apir_server_config *cfg)
             apir_spawn_session(lfd, fd, cfg);
     }
     apir_listen_release(cfg->socket_path, &listener);
-    fprintf(stderr, "apir-hostd: stopped\n");
+    apir_log_host(APIR_LOG_INFO, "apir-hostd", "stopped");
     return 0;
 }

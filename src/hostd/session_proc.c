@@ -8,6 +8,7 @@
 
 #include "conn.h"
 
+#include "../proto/log.h"
 #include "../sock/fdio.h"
 #include "../proto/wire.h"
 
@@ -25,6 +26,9 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+/* How this process's log lines begin: one session per process, so one label. */
+static char apir_session_label[64] = "apir-hostd: session";
 
 void *apir_hostd_map_sealed(int fd, uint64_t size)
 {
@@ -114,8 +118,8 @@ static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, i
     bool ok = apir_read_request_now(fd, buf, cap, len, passed_fd);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
     if (!ok && (errno == EAGAIN || errno == EWOULDBLOCK))
-        fprintf(stderr, "apir-hostd: session %d: a request stalled past %ld s; closing\n",
-                (int)getpid(), timeout_s);
+        apir_log_host(APIR_LOG_WARN, apir_session_label, "a request stalled past %ld s; closing",
+                      timeout_s);
     return ok;
 }
 
@@ -168,19 +172,24 @@ static void apir_session_confine(void)
     setrlimit(RLIMIT_CORE, &no_core);
 }
 
-int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg)
+int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number)
 {
     char err[256];
+    snprintf(apir_session_label, sizeof apir_session_label, "apir-hostd: session %u (pid %d)",
+             number, (int)getpid());
     apir_session_confine();
     struct apir_host *host = apir_host_create(hcfg, err, sizeof err);
     if (!host) {
-        fprintf(stderr, "apir-hostd: session refused: %s\n", err);
+        apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s", err);
         return 1;
     }
+    apir_log_host(APIR_LOG_INFO, apir_session_label, "started (%zu device(s))",
+                  apir_host_device_count(host));
     struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1};
     pthread_mutex_init(&hc.lock, NULL);
     hc.session = apir_session_create(host);
     if (hc.session) {
+        apir_session_set_label(hc.session, apir_session_label);
         struct apir_region_ops ops = {apir_hostd_region_map, apir_hostd_region_unmap, &hc};
         apir_session_set_region_ops(hc.session, &ops);
         apir_hostd_serve_socket(&hc);
@@ -191,5 +200,6 @@ int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg)
     apir_session_destroy(hc.session);
     apir_host_destroy(host);
     pthread_mutex_destroy(&hc.lock);
+    apir_log_host(APIR_LOG_INFO, apir_session_label, "ended");
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "apir/host.h"
 
-int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg);
+/* number: the daemon's count of sessions so far, for log lines ("session N (pid P)"). */
+int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number);
 
 #endif

@@ -31,8 +31,8 @@ run_ops() {
   grep -E 'FAIL|tests passed|Backend APIR0' "$APIR_TMP/ops.log" | grep -v '^ *\[' | tail -3
   # A host refusal of a query would show up as "not supported", silently skipping cases:
   # the host must refuse nothing that ggml built.
-  if grep -q '^ggml-apir: ' "$APIR_TMP/ops.log"; then
-    grep '^ggml-apir: ' "$APIR_TMP/ops.log" | sort | uniq -c | head -20
+  if grep -q 'ggml-apir: ' "$APIR_TMP/ops.log"; then
+    grep 'ggml-apir: ' "$APIR_TMP/ops.log" | sort | uniq -c | head -20
     return 1
   fi
   if [ $rc -ne 0 ] || ! grep -q 'Backend APIR0: .*OK' "$APIR_TMP/ops.log"; then

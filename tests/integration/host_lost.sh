@@ -22,11 +22,11 @@ kill -KILL "$session"
 rc=0
 wait $gen || rc=$?
 echo "apir-generate exit code: $rc"
-grep '^ggml-apir: ' "$APIR_TMP/err" || true
+grep 'ggml-apir: ' "$APIR_TMP/err" || true
 passed=0
 [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && passed=$((passed + 1)) || {
   echo "FAIL: expected an ordinary failure exit, not $rc (>=128 means killed by a signal)"; exit 1; }
-[ "$(grep -c '^ggml-apir: lost the host' "$APIR_TMP/err")" = 1 ] && passed=$((passed + 1)) || {
+[ "$(grep -c 'ggml-apir: lost the host' "$APIR_TMP/err")" = 1 ] && passed=$((passed + 1)) || {
   echo "FAIL: expected exactly one 'lost the host' line"; tail -20 "$APIR_TMP/err"; exit 1; }
 grep -q 'failed to decode' "$APIR_TMP/err" && passed=$((passed + 1)) || {
   echo "FAIL: llama.cpp did not see a failed decode"; tail -20 "$APIR_TMP/err"; exit 1; }

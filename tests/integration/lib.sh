@@ -25,13 +25,16 @@ trap apir_cleanup EXIT
 
 # Starts apir-hostd with any extra arguments and waits for its socket.
 apir_start_hostd() {
+  # Ready when a socket is at the path that is not the one there before (a killed daemon's
+  # stale socket is replaced by a new file, with a new change time): not a log line, which
+  # APIR_LOG may filter.
+  local stale
+  stale=$(stat -c "%i %z" "$APIR_SOCKET" 2>/dev/null || echo none)
   env -u GGML_BACKEND_PATH "$APIR_BUILD/apir-hostd" --socket "$APIR_SOCKET" "$@" \
     >"$APIR_TMP/hostd.log" 2>&1 &
   HOSTD_PID=$!
-  # Its log line, not the socket file: a killed daemon's stale socket is there before the new
-  # one replaces it.
   for _ in $(seq 1 100); do
-    grep -q 'listening on' "$APIR_TMP/hostd.log" 2>/dev/null && return 0
+    [ -S "$APIR_SOCKET" ] && [ "$(stat -c "%i %z" "$APIR_SOCKET" 2>/dev/null)" != "$stale" ] && return 0
     kill -0 "$HOSTD_PID" 2>/dev/null || break
     sleep 0.1
   done
