@@ -49,7 +49,7 @@ static void apir_info_usage(FILE *f)
            "                libggml-apir.so beside this program or in ../lib, else the loader's "
            "path)\n"
            "  --calls N     round trips to time, median reported (default 16; 0: none)\n"
-           "  --verbose     also show the plugin's own log lines (APIR_LOG still filters them)\n"
+           "  -v, --verbose also show the plugin's own log lines (APIR_LOG still filters them)\n"
            "  -h, --help    this text\n"
            "\n"
            "The transport is chosen as the plugin always chooses it: APIR_TRANSPORT, APIR_SOCKET,\n"
