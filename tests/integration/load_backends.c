@@ -30,8 +30,12 @@ static void apir_test_flush_log(void)
         log_flush(log_main());
 }
 
+/* APIR_TEST_FLUSH_ONLY=1: only the flush, for programs that load their backends themselves
+ * (llama-cli in integration.no_host). */
 __attribute__((constructor)) static void apir_test_load_backends(void)
 {
-    ggml_backend_load_all();
+    const char *only = getenv("APIR_TEST_FLUSH_ONLY");
+    if (!(only && *only == '1'))
+        ggml_backend_load_all();
     atexit(apir_test_flush_log);
 }
