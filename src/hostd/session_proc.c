@@ -93,22 +93,34 @@ static bool apir_read_request_now(int fd, uint8_t **buf, size_t *cap, size_t *le
     return apir_fd_read_all(fd, *buf + APIR_HDR_SIZE, h.len);
 }
 
-/* A guest may stay idle as long as it likes between requests; once a request has begun, each
- * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
- * half a message never pins a session process. */
-static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, int *passed_fd)
+static long apir_read_timeout_s(void)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, -1)) < 0 && errno == EINTR)
-        ;
-    if (n <= 0)
-        return false;
     static long timeout_s = -1;
     if (timeout_s < 0) {
         const char *e = getenv("APIR_HOSTD_READ_TIMEOUT_S");
         timeout_s = e && *e ? strtol(e, NULL, 10) : 10;
     }
+    return timeout_s;
+}
+
+/* A guest may stay idle as long as it likes between requests; once a request has begun, each
+ * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
+ * half a message never pins a session process. The first request (HELLO) must come within it
+ * too: a connection that says nothing holds one of --max-sessions only that long. */
+static bool apir_read_request(int fd, bool first, uint8_t **buf, size_t *cap, size_t *len,
+                              int *passed_fd)
+{
+    long timeout_s = apir_read_timeout_s();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, first && timeout_s > 0 ? (int)(timeout_s * 1000) : -1)) < 0 &&
+           errno == EINTR)
+        ;
+    if (n == 0)
+        fprintf(stderr, "apir-hostd: session %d: the guest sent nothing within %ld s; closing\n",
+                (int)getpid(), timeout_s);
+    if (n <= 0)
+        return false;
     struct timeval tv = {.tv_sec = timeout_s}, none = {0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     bool ok = apir_read_request_now(fd, buf, cap, len, passed_fd);
@@ -135,8 +147,10 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
 {
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
+    bool first = true;
     while (!atomic_load(&hc->stopping) &&
-           apir_read_request(hc->sock, &buf, &cap, &len, &hc->passed_fd)) {
+           apir_read_request(hc->sock, first, &buf, &cap, &len, &hc->passed_fd)) {
+        first = false;
         uint16_t cmd;
         memcpy(&cmd, buf + 4, sizeof cmd);
         bool ok;
