@@ -263,6 +263,8 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
     }
     if (h->max_session_bytes == 0)
         h->max_session_bytes = apir_host_default_quota(h);
+    for (size_t i = 0; i < h->n_devices; i++)
+        h->planners[i] = apir_workbuf_planner(h->devices[i]);
     return h;
 }
 
