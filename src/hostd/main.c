@@ -3,6 +3,7 @@
  *   apir-hostd [--socket PATH] [--backend LIB] [--device NAME]... [--rpc HOST:PORT]...
  *              [--backend-dir DIR] [--max-session-mib N] [--max-objects N] [--max-sessions N] */
 #include "server.h"
+#include "session_proc.h"
 
 #include "../sock/sockpath.h"
 
@@ -26,28 +27,22 @@ static void apir_hostd_usage(FILE *f)
                "--max-session-mib N: memory one guest may hold (default: what the served\n"
                "                     devices hold in total)\n"
                "APIR_HOSTD_READ_TIMEOUT_S: a started request must keep coming (default 10)\n"
+               "APIR_HOSTD_COMPUTE_TIMEOUT_S: a request may run this long (default 300; 0: no\n"
+               "                              limit); past it, its session ends\n"
+               "APIR_HOSTD_SECCOMP=0|log: session seccomp filter off, or logging only\n"
+               "APIR_HOSTD_NAMESPACES=0: sessions stay in the daemon's namespaces\n"
                "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else "
                "${TMPDIR:-/tmp}/apir-<uid>/apir.sock (a private 0700 directory)\n");
 }
 
-/* Loads the backend once in a throw-away process, so a bad --backend/--device fails at start
- * with a clear message, while the daemon itself never initialises a GPU runtime (see
- * session_proc.c for why). */
+/* Loads the backend once in a throw-away process, confined as a session would be, so a bad
+ * --backend/--device or a sandbox the kernel refuses fails at start with a clear message, while the
+ * daemon itself never initialises a GPU runtime (see session_proc.c for why). */
 static int apir_hostd_probe(const struct apir_host_config *hcfg)
 {
     pid_t pid = fork();
-    if (pid == 0) {
-        char err[256];
-        struct apir_host *h = apir_host_create(hcfg, err, sizeof err);
-        if (!h) {
-            fprintf(stderr, "apir-hostd: %s\n", err);
-            _exit(1);
-        }
-        for (size_t i = 0; i < apir_host_device_count(h); i++)
-            fprintf(stderr, "apir-hostd: serving device %zu: %s\n", i, apir_host_device_name(h, i));
-        apir_host_destroy(h);
-        _exit(0);
-    }
+    if (pid == 0)
+        _exit(apir_session_proc_probe(hcfg));
     int status = 1;
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return 1;

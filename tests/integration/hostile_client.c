@@ -6,6 +6,9 @@
  * workbuf: a MUL_MAT whose src1 is a zero-stride view (16 KiB of bytes, 8192 rows) asks the
  * CPU backend for a 64 MiB work buffer: past a 32 MiB session quota it must be refused with
  * APIR_E_QUOTA, and the same session must then compute the same MUL_MAT over 8 rows.
+ * spin: an ADD over 2^40 elements of zero-stride views of one 4 KiB row, legal for ggml and
+ * hours of work: the host's compute watchdog must end the session (the call sees the
+ * connection close).
  *
  * Exit 0 when the host behaves so; 1 when it does not; 2 on setup failure. */
 #include "proto/codec.h"
@@ -135,6 +138,24 @@ static int workbuf_abuse(uint64_t stream, uint64_t buf)
     return st == APIR_OK ? 0 : 1;
 }
 
+static int spin(uint64_t stream, uint64_t buf)
+{
+    struct apir_wire_tensor ts[3] = {
+        repeat_row(GGML_TYPE_F32, 1024, 1024, 1024, 1024, buf, 0),
+        repeat_row(GGML_TYPE_F32, 1024, 1024, 1024, 1024, buf, 4096),
+        repeat_row(GGML_TYPE_F32, 1024, 1024, 1024, 1024, buf, 8192),
+    };
+    ts[2].op = GGML_OP_ADD;
+    ts[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    ts[2].src[0] = 0;
+    ts[2].src[1] = 1;
+    int st = compute(stream, ts, 3);
+    printf("ADD over 2^40 elements: %s\n", st == -1   ? "session ended by the host"
+                                           : st == -2 ? "backend failed"
+                                                      : apir_status_str(st));
+    return st == -1 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -170,6 +191,8 @@ int main(int argc, char **argv)
     uint64_t stream = apir_read_u64(&r);
     if (!strcmp(mode, "workbuf"))
         return workbuf_abuse(stream, buf);
+    if (!strcmp(mode, "spin"))
+        return spin(stream, buf);
     if (set_index(buf, 1000) != APIR_OK) /* 2 rows exist; row 1000 does not */
         return 2;
     struct apir_wire_tensor rows = tensor(GGML_TYPE_F32, 4, 2, buf, 0);
