@@ -38,6 +38,16 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
 void apir_host_destroy(struct apir_host *host);
 size_t apir_host_device_count(const struct apir_host *host);
 const char *apir_host_device_name(const struct apir_host *host, size_t i);
+/* The byte quota each session of this host is held to (configured, or the default). */
+uint64_t apir_host_session_quota(const struct apir_host *host);
+/* What the served devices need from the process beyond memory, threads and the transport's
+ * own descriptors, for a sandbox around a session (apir-hostd's seccomp filter): */
+enum apir_host_need {
+    APIR_HOST_NEEDS_DRIVER = 1u << 0,  /* a device behind a kernel driver (GPU): device nodes,
+                                          ioctl, files its runtime opens as it goes */
+    APIR_HOST_NEEDS_NETWORK = 1u << 1, /* ggml-rpc devices: TCP connections to their servers */
+};
+unsigned apir_host_needs(const struct apir_host *host);
 
 /* One session per guest. Destroying it frees every object the guest created. */
 struct apir_session *apir_session_create(struct apir_host *host);

@@ -12,6 +12,7 @@ static void apir_stream_drop_cache(struct apir_host_stream *hs)
     apir_wire_graph_free(&hs->graph);
     apir_index_plan_free(&hs->plan);
     hs->cached = false;
+    hs->work_threads = 0; /* the next graph is planned anew */
 }
 
 void apir_host_stream_destroy(struct apir_host_stream *hs)
@@ -43,6 +44,10 @@ enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_reader 
         free(hs);
         return APIR_E_BACKEND;
     }
+    for (size_t i = 0; i < s->host->n_devices; i++)
+        if (s->host->devices[i] == dev)
+            hs->planner = s->host->planners[i];
+    hs->n_threads = GGML_DEFAULT_N_THREADS; /* what ggml-cpu starts with */
     uint64_t sh = apir_handles_add(&s->handles, APIR_OBJ_STREAM, hs);
     if (!sh) {
         apir_host_stream_destroy(hs);
@@ -62,6 +67,7 @@ enum apir_status apir_cmd_stream_free(struct apir_session *s, struct apir_reader
     struct apir_host_stream *hs = apir_handles_remove(&s->handles, h, APIR_OBJ_STREAM);
     if (!hs)
         return APIR_E_HANDLE;
+    s->bytes_used -= hs->work_bytes;
     apir_host_stream_destroy(hs);
     return APIR_OK;
 }
@@ -90,6 +96,7 @@ enum apir_status apir_cmd_stream_set_threads(struct apir_session *s, struct apir
     if (!fn)
         return APIR_OK; /* a device without a thread count (GPU) ignores it, as in ggml */
     fn(hs->be, (int)n);
+    hs->n_threads = (int)n; /* a work buffer is planned per thread count */
     return APIR_OK;
 }
 
@@ -106,11 +113,16 @@ static bool apir_graph_buffers_usable(ggml_backend_t be, const struct apir_built
     return true;
 }
 
-/* Runs the cached graph, its index tensors checked on the way (indexplan.c). */
-static enum apir_status apir_stream_run(struct apir_host_stream *hs, struct apir_writer *w)
+/* Runs the cached graph, its work buffer charged first (workbuf.c) and its index tensors
+ * checked on the way (indexplan.c). */
+static enum apir_status apir_stream_run(struct apir_session *s, struct apir_host_stream *hs,
+                                        struct apir_writer *w)
 {
     enum ggml_status gs;
-    enum apir_status st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs);
+    enum apir_status st = apir_workbuf_charge(s, hs);
+    if (st != APIR_OK)
+        return st;
+    st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs);
     if (st == APIR_OK)
         apir_write_u32(w, (uint32_t)gs);
     return st;
@@ -152,7 +164,7 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
     hs->plan = plan;
     hs->epoch = s->buffer_epoch;
     hs->cached = true;
-    return apir_stream_run(hs, w);
+    return apir_stream_run(s, hs, w);
 }
 
 /* Runs the stream's cached graph again: everything was validated when it was sent, and the
@@ -172,7 +184,7 @@ enum apir_status apir_cmd_graph_recompute(struct apir_session *s, struct apir_re
         apir_stream_drop_cache(hs);
         return APIR_E_STALE;
     }
-    return apir_stream_run(hs, w);
+    return apir_stream_run(s, hs, w);
 }
 
 enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_reader *r,

@@ -266,9 +266,11 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
     }
     if (h->max_session_bytes == 0)
         h->max_session_bytes = apir_host_default_quota(h);
-    for (size_t i = 0; i < h->n_devices; i++)
+    for (size_t i = 0; i < h->n_devices; i++) {
+        h->planners[i] = apir_workbuf_planner(h->devices[i]);
         if (apir_host_dev_is_rpc(h->devices[i]))
             h->rpc_keep[i] = ggml_backend_dev_init(h->devices[i], NULL);
+    }
     return h;
 }
 
@@ -288,4 +290,25 @@ size_t apir_host_device_count(const struct apir_host *host)
 const char *apir_host_device_name(const struct apir_host *host, size_t i)
 {
     return i < host->n_devices ? ggml_backend_dev_name(host->devices[i]) : NULL;
+}
+
+uint64_t apir_host_session_quota(const struct apir_host *host)
+{
+    return host->max_session_bytes;
+}
+
+/* The CPU needs nothing beyond memory and threads; ggml-rpc's devices reach their server over
+ * TCP; anything else (CUDA, Vulkan, Metal...) goes through a driver. */
+unsigned apir_host_needs(const struct apir_host *host)
+{
+    unsigned needs = 0;
+    for (size_t i = 0; i < host->n_devices; i++) {
+        ggml_backend_dev_t d = host->devices[i];
+        ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(d);
+        if (reg && !strcmp(ggml_backend_reg_name(reg), "RPC"))
+            needs |= APIR_HOST_NEEDS_NETWORK;
+        else if (ggml_backend_dev_type(d) != GGML_BACKEND_DEVICE_TYPE_CPU)
+            needs |= APIR_HOST_NEEDS_DRIVER;
+    }
+    return needs;
 }

@@ -10,10 +10,15 @@
 #include "handles.h"
 
 #include <ggml-backend.h>
+#include <ggml-cpu.h>
 #include <ggml.h>
 #include <stdbool.h>
 
 #define APIR_HOST_MAX_DEVICES APIR_MAX_DEVICES
+
+/* ggml-cpu's graph planner (workbuf.c), NULL for devices without one. */
+typedef struct ggml_cplan (*apir_graph_plan_fn)(const struct ggml_cgraph *g, int n_threads,
+                                                struct ggml_threadpool *tp);
 
 struct apir_host {
     ggml_backend_dev_t devices[APIR_HOST_MAX_DEVICES];
@@ -25,6 +30,7 @@ struct apir_host {
     uint64_t max_session_bytes;
     uint32_t max_session_objects;
     uint32_t max_threads; /* SET_THREADS is capped here: the host's online cores */
+    apir_graph_plan_fn planners[APIR_HOST_MAX_DEVICES]; /* per device: CPU work buffers */
 };
 
 /* A shared region attached to the session (region.c). */
@@ -85,6 +91,13 @@ struct apir_host_stream {
     struct apir_wire_graph graph;
     struct apir_built_graph built;
     struct apir_index_plan plan;
+    /* The CPU backend's work buffer (workbuf.c): planner NULL for other devices. work_bytes
+     * is charged to the session; work_threads is the thread count the cached graph was
+     * planned with (0: not yet). */
+    apir_graph_plan_fn planner;
+    int n_threads;
+    int work_threads;
+    uint64_t work_bytes;
 };
 void apir_host_stream_destroy(struct apir_host_stream *hs);
 
@@ -115,6 +128,10 @@ typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_read
                                      struct apir_writer *w);
 APIR_COMMANDS(APIR_X_DECL)
 #undef APIR_X_DECL
+
+/* workbuf.c */
+apir_graph_plan_fn apir_workbuf_planner(ggml_backend_dev_t dev);
+enum apir_status apir_workbuf_charge(struct apir_session *s, struct apir_host_stream *hs);
 
 /* region.c */
 struct apir_region *apir_region_find(struct apir_session *s, uint32_t id);

@@ -6,6 +6,7 @@
  * Or socket-activated (systemd's apir-hostd.socket): the listening socket arrives as fd 3. */
 #include "activate.h"
 #include "server.h"
+#include "session_proc.h"
 
 #include "../proto/log.h"
 #include "../sock/sockpath.h"
@@ -45,7 +46,12 @@ static void apir_hostd_usage(FILE *f)
             "  APIR_SOCKET, XDG_RUNTIME_DIR, TMPDIR   the default socket, as above\n"
             "  LISTEN_PID, LISTEN_FDS     socket activation (sd_listen_fds): serve the\n"
             "                             listening unix socket passed as fd 3 instead\n"
-            "  APIR_HOSTD_READ_TIMEOUT_S  a started request must keep coming (default 10)\n"
+            "  APIR_HOSTD_READ_TIMEOUT_S  a guest's first request, and every started one,\n"
+            "                             must arrive within this (default 10)\n"
+            "  APIR_HOSTD_COMPUTE_TIMEOUT_S  a request may run this long (default 300; 0:\n"
+            "                             no limit); past it, its session ends\n"
+            "  APIR_HOSTD_SECCOMP=0|log   session seccomp filter off, or logging only\n"
+            "  APIR_HOSTD_NAMESPACES=0    sessions stay in the daemon's namespaces\n"
             "  APIR_HOSTD_RING_SPIN_US    polling of the shared ring after each reply\n"
             "                             (default 200)\n"
             "  APIR_LOG=error|warn|info|debug  what is logged (default info; debug: which\n"
@@ -59,25 +65,14 @@ static void apir_hostd_usage(FILE *f)
     );
 }
 
-/* Loads the backend once in a throw-away process, so a bad --backend/--device fails at start
- * with a clear message, while the daemon itself never initialises a GPU runtime (see
- * session_proc.c for why). */
+/* Loads the backend once in a throw-away process, confined as a session would be, so a bad
+ * --backend/--device or a sandbox the kernel refuses fails at start with a clear message, while the
+ * daemon itself never initialises a GPU runtime (see session_proc.c for why). */
 static int apir_hostd_probe(const struct apir_host_config *hcfg)
 {
     pid_t pid = fork();
-    if (pid == 0) {
-        char err[256];
-        struct apir_host *h = apir_host_create(hcfg, err, sizeof err);
-        if (!h) {
-            apir_log_host(APIR_LOG_ERROR, "apir-hostd", "%s", err);
-            _exit(1);
-        }
-        for (size_t i = 0; i < apir_host_device_count(h); i++)
-            apir_log_host(APIR_LOG_INFO, "apir-hostd", "serving device %zu: %s", i,
-                          apir_host_device_name(h, i));
-        apir_host_destroy(h);
-        _exit(0);
-    }
+    if (pid == 0)
+        _exit(apir_session_proc_probe(hcfg));
     int status = 1;
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return 1;

@@ -6,11 +6,14 @@
  * because GPU runtimes and OpenMP do not survive a fork once initialised. */
 #include "session_proc.h"
 
+#include "confine.h"
 #include "conn.h"
+#include "sandbox.h"
+#include "watchdog.h"
 
 #include "../proto/log.h"
-#include "../sock/fdio.h"
 #include "../proto/wire.h"
+#include "../sock/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -66,7 +67,9 @@ static void apir_hostd_region_unmap(void *user, uint32_t id, void *ptr, uint64_t
 void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
                          const uint8_t **rep, size_t *rep_len)
 {
+    apir_watchdog_busy();
     apir_session_dispatch(hc->session, req, len, rep, rep_len);
+    apir_watchdog_idle();
     if (hc->passed_fd >= 0) { /* came with a request that did not take it */
         close(hc->passed_fd);
         hc->passed_fd = -1;
@@ -97,22 +100,34 @@ static bool apir_read_request_now(int fd, uint8_t **buf, size_t *cap, size_t *le
     return apir_fd_read_all(fd, *buf + APIR_HDR_SIZE, h.len);
 }
 
-/* A guest may stay idle as long as it likes between requests; once a request has begun, each
- * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
- * half a message never pins a session process. */
-static bool apir_read_request(int fd, uint8_t **buf, size_t *cap, size_t *len, int *passed_fd)
+static long apir_read_timeout_s(void)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, -1)) < 0 && errno == EINTR)
-        ;
-    if (n <= 0)
-        return false;
     static long timeout_s = -1;
     if (timeout_s < 0) {
         const char *e = getenv("APIR_HOSTD_READ_TIMEOUT_S");
         timeout_s = e && *e ? strtol(e, NULL, 10) : 10;
     }
+    return timeout_s;
+}
+
+/* A guest may stay idle as long as it likes between requests; once a request has begun, each
+ * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
+ * half a message never pins a session process. The first request (HELLO) must come within it
+ * too: a connection that says nothing holds one of --max-sessions only that long. */
+static bool apir_read_request(int fd, bool first, uint8_t **buf, size_t *cap, size_t *len,
+                              int *passed_fd)
+{
+    long timeout_s = apir_read_timeout_s();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, first && timeout_s > 0 ? (int)(timeout_s * 1000) : -1)) < 0 &&
+           errno == EINTR)
+        ;
+    if (n == 0)
+        apir_log_host(APIR_LOG_WARN, apir_session_label,
+                      "the guest sent nothing within %ld s; closing", timeout_s);
+    if (n <= 0)
+        return false;
     struct timeval tv = {.tv_sec = timeout_s}, none = {0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     bool ok = apir_read_request_now(fd, buf, cap, len, passed_fd);
@@ -139,8 +154,10 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
 {
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
+    bool first = true;
     while (!atomic_load(&hc->stopping) &&
-           apir_read_request(hc->sock, &buf, &cap, &len, &hc->passed_fd)) {
+           apir_read_request(hc->sock, first, &buf, &cap, &len, &hc->passed_fd)) {
+        first = false;
         uint16_t cmd;
         memcpy(&cmd, buf + 4, sizeof cmd);
         bool ok;
@@ -160,31 +177,71 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
     free(buf);
 }
 
-/* What a session process gives up before it reads a byte of the guest: gaining privileges
- * through exec, being traced or read by other processes of the user (or its siblings), and
- * dumping guest data to core files. Not yet a seccomp filter or namespaces: see
- * docs/security.md. */
-static void apir_session_confine(void)
+/* What a session process gives up before it reads a byte of the guest, in two steps: at its
+ * start, single-threaded, namespaces and privileges (confine.c); once its host exists
+ * (backends loaded, so their set-up needs nothing the filter denies), resource limits sized
+ * from it, the compute watchdog and the seccomp filter (sandbox.c). A filter that cannot be
+ * installed refuses the session: serving without one is the operator's choice
+ * (APIR_HOSTD_SECCOMP=0). *what says what the session got. */
+static struct apir_host *apir_session_enter(const struct apir_host_config *hcfg, char *what,
+                                            size_t len)
 {
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
+    char ns[160], err[256];
+    apir_confine_process(hcfg->rpc_servers && *hcfg->rpc_servers, ns, sizeof ns);
+    struct apir_host *host = apir_host_create(hcfg, err, sizeof err);
+    if (!host) {
+        apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s", err);
+        return NULL;
+    }
+    unsigned needs = apir_host_needs(host);
+    apir_confine_limits(apir_host_session_quota(host), needs);
+    struct apir_sandbox_policy p = {apir_sandbox_mode_from_env(),
+                                    (needs & APIR_HOST_NEEDS_DRIVER) != 0,
+                                    (needs & APIR_HOST_NEEDS_NETWORK) != 0};
+    int rc = p.mode == APIR_SANDBOX_OFF ? 0 : apir_sandbox_install(&p);
+    if (!apir_watchdog_start() || rc != 0) {
+        apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s%s",
+                      rc ? "cannot install the seccomp filter: " : "no compute watchdog thread",
+                      rc ? strerror(-rc) : "");
+        apir_host_destroy(host);
+        return NULL;
+    }
+    snprintf(what, len, "namespaces %s; seccomp filter %s%s%s", ns,
+             p.mode == APIR_SANDBOX_OFF   ? "off (APIR_HOSTD_SECCOMP=0)"
+             : p.mode == APIR_SANDBOX_LOG ? "logging only (APIR_HOSTD_SECCOMP=log)"
+                                          : "on",
+             p.driver ? ", driver calls allowed" : "", p.network ? ", TCP allowed" : "");
+    return host;
+}
+
+int apir_session_proc_probe(const struct apir_host_config *hcfg)
+{
+    char what[512];
+    struct apir_host *host = apir_session_enter(hcfg, what, sizeof what);
+    if (!host) {
+        if (apir_sandbox_mode_from_env() != APIR_SANDBOX_OFF)
+            apir_log_host(APIR_LOG_ERROR, "apir-hostd",
+                          "(APIR_HOSTD_SECCOMP=0 serves without the filter)");
+        return 1;
+    }
+    for (size_t i = 0; i < apir_host_device_count(host); i++)
+        apir_log_host(APIR_LOG_INFO, "apir-hostd", "serving device %zu: %s", i,
+                      apir_host_device_name(host, i));
+    apir_log_host(APIR_LOG_INFO, "apir-hostd", "sessions: %s", what);
+    apir_host_destroy(host);
+    return 0;
 }
 
 int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number)
 {
-    char err[256];
+    char what[512];
     snprintf(apir_session_label, sizeof apir_session_label, "apir-hostd: session %u (pid %d)",
              number, (int)getpid());
-    apir_session_confine();
-    struct apir_host *host = apir_host_create(hcfg, err, sizeof err);
-    if (!host) {
-        apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s", err);
+    struct apir_host *host = apir_session_enter(hcfg, what, sizeof what);
+    if (!host)
         return 1;
-    }
-    apir_log_host(APIR_LOG_INFO, apir_session_label, "started (%zu device(s))",
-                  apir_host_device_count(host));
+    apir_log_host(APIR_LOG_INFO, apir_session_label, "started (%zu device(s); %s)",
+                  apir_host_device_count(host), what);
     struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1};
     pthread_mutex_init(&hc.lock, NULL);
     hc.session = apir_session_create(host);

@@ -6,5 +6,9 @@
 
 /* number: the daemon's count of sessions so far, for log lines ("session N (pid P)"). */
 int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number);
+/* apir-hostd's start-up check, in a throw-away process: sets up a session process's host and
+ * sandbox exactly as a session would, and logs the devices and the sandbox; non-zero when a
+ * session could not be served. */
+int apir_session_proc_probe(const struct apir_host_config *hcfg);
 
 #endif

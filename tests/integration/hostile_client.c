@@ -1,8 +1,17 @@
-/* A hostile guest speaking the real protocol over the socket: it sends a GET_ROWS whose index
- * is out of range (ggml's CPU kernel would abort the host on it). The host must refuse it with
- * an error reply, and the same session must then serve the same graph with a valid index.
- * Exit 0 when both hold; 1 when the host ended the session or answered wrongly; 2 on setup
- * failure. */
+/* A hostile guest speaking the real protocol over the socket. Usage: SOCKET [MODE]
+ *
+ * index (default): a GET_ROWS whose index is out of range (ggml's CPU kernel would abort the
+ * host on it). The host must refuse it with an error reply, and the same session must then
+ * serve the same graph with a valid index.
+ * workbuf: a MUL_MAT whose src1 is a zero-stride view (16 KiB of bytes, 256 rows: 64 elements
+ * per byte, the most the host accepts) asks the CPU backend for a 2 MiB work buffer: past a
+ * 1 MiB session quota it must be refused with APIR_E_QUOTA, and the same session must then
+ * compute the same MUL_MAT over 8 rows.
+ * spin: a dense F32 MUL_MAT of 4096^3 (137 GFLOP, 192 MiB of tensors), legal and many seconds
+ * of work on a small host: a short compute watchdog must end the session (the call sees the
+ * connection close).
+ *
+ * Exit 0 when the host behaves so; 1 when it does not; 2 on setup failure. */
 #include "proto/codec.h"
 #include "proto/wire.h"
 
@@ -61,6 +70,17 @@ static struct apir_wire_tensor tensor(uint32_t type, int64_t ne0, int64_t ne1, u
     return t;
 }
 
+/* A view that repeats its first row: every stride past nb0 is 0. */
+static struct apir_wire_tensor repeat_row(uint32_t type, int64_t ne0, int64_t ne1, int64_t ne2,
+                                          int64_t ne3, uint64_t buf, uint64_t off)
+{
+    struct apir_wire_tensor t = tensor(type, ne0, ne1, buf, off);
+    t.ne[2] = ne2;
+    t.ne[3] = ne3;
+    t.nb[1] = t.nb[2] = t.nb[3] = 0;
+    return t;
+}
+
 static int set_index(uint64_t buf, int32_t value)
 {
     struct apir_reader r;
@@ -75,11 +95,81 @@ static int set_index(uint64_t buf, int32_t value)
     return call(APIR_CMD_TENSOR_SET, &r);
 }
 
+/* GRAPH_COMPUTE of n tensors, the last one the only node. */
+static int compute(uint64_t stream, const struct apir_wire_tensor *ts, uint32_t n)
+{
+    struct apir_reader r;
+    struct apir_writer *w = begin();
+    apir_write_u64(w, stream);
+    apir_write_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_tensor_encode(w, &ts[i]);
+    apir_write_u32(w, 1);
+    apir_write_i32(w, (int32_t)n - 1);
+    int st = call(APIR_CMD_GRAPH_COMPUTE, &r);
+    if (st == APIR_OK && apir_read_u32(&r) != 0)
+        return -2; /* computed, but the backend failed */
+    return st;
+}
+
+/* src0 F16 [4096, 1], src1 F32 [4096, rows] repeating one row, dst F32 [1, rows]. */
+static int mul_mat_rows(uint64_t stream, uint64_t buf, int64_t rows)
+{
+    struct apir_wire_tensor ts[3] = {
+        tensor(GGML_TYPE_F16, 4096, 1, buf, 0),
+        repeat_row(GGML_TYPE_F32, 4096, rows, 1, 1, buf, 8192),
+        tensor(GGML_TYPE_F32, 1, rows, buf, 24576),
+    };
+    ts[2].op = GGML_OP_MUL_MAT;
+    ts[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    ts[2].src[0] = 0;
+    ts[2].src[1] = 1;
+    return compute(stream, ts, 3);
+}
+
+static int workbuf_abuse(uint64_t stream, uint64_t buf)
+{
+    int st = mul_mat_rows(stream, buf, 256);
+    printf("MUL_MAT asking for a 2 MiB work buffer: %s\n",
+           st == -1 ? "session ended by the host" : apir_status_str(st));
+    if (st != APIR_E_QUOTA)
+        return 1;
+    st = mul_mat_rows(stream, buf, 8);
+    printf("the same MUL_MAT over 8 rows: %s\n", st == -2 ? "backend failed" : apir_status_str(st));
+    return st == APIR_OK ? 0 : 1;
+}
+
+static int spin(uint64_t stream, uint64_t buft)
+{
+    struct apir_reader r;
+    struct apir_writer *w = begin();
+    apir_write_u64(w, buft);
+    apir_write_u64(w, 3ull * 4096 * 4096 * 4);
+    if (call(APIR_CMD_BUFFER_ALLOC, &r) != APIR_OK)
+        return 2;
+    uint64_t big = apir_read_u64(&r);
+    struct apir_wire_tensor ts[3] = {
+        tensor(GGML_TYPE_F32, 4096, 4096, big, 0),
+        tensor(GGML_TYPE_F32, 4096, 4096, big, 4096ull * 4096 * 4),
+        tensor(GGML_TYPE_F32, 4096, 4096, big, 2ull * 4096 * 4096 * 4),
+    };
+    ts[2].op = GGML_OP_MUL_MAT;
+    ts[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    ts[2].src[0] = 0;
+    ts[2].src[1] = 1;
+    int st = compute(stream, ts, 3);
+    printf("MUL_MAT of 4096^3: %s\n", st == -1   ? "session ended by the host"
+                                      : st == -2 ? "backend failed"
+                                                 : apir_status_str(st));
+    return st == -1 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (argc != 2 || strlen(argv[1]) >= sizeof addr.sun_path)
+    if (argc < 2 || strlen(argv[1]) >= sizeof addr.sun_path)
         return 2;
+    const char *mode = argc > 2 ? argv[2] : "index";
     strcpy(addr.sun_path, argv[1]);
     fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
@@ -99,7 +189,7 @@ int main(int argc, char **argv)
     uint64_t dev = apir_read_u64(&r), buft = apir_read_u64(&r);
     w = begin();
     apir_write_u64(w, buft);
-    apir_write_u64(w, 4096);
+    apir_write_u64(w, 65536);
     if (call(APIR_CMD_BUFFER_ALLOC, &r) != APIR_OK)
         return 2;
     uint64_t buf = apir_read_u64(&r);
@@ -107,6 +197,10 @@ int main(int argc, char **argv)
     if (call(APIR_CMD_STREAM_NEW, &r) != APIR_OK)
         return 2;
     uint64_t stream = apir_read_u64(&r);
+    if (!strcmp(mode, "workbuf"))
+        return workbuf_abuse(stream, buf);
+    if (!strcmp(mode, "spin"))
+        return spin(stream, buft);
     if (set_index(buf, 1000) != APIR_OK) /* 2 rows exist; row 1000 does not */
         return 2;
     struct apir_wire_tensor rows = tensor(GGML_TYPE_F32, 4, 2, buf, 0);

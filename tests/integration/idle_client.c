@@ -1,8 +1,9 @@
 /* A guest that connects, says HELLO and then holds its session idle for N seconds: a
  * session that stays open however fast the machine is, for tests of the session cap.
- * With a third argument "partial", it then sends half a request header and stalls. */
-#include "sock/fdio.h"
+ * With a third argument "partial", it then sends half a request header and stalls; with
+ * "mute", it never says HELLO at all. */
 #include "proto/wire.h"
+#include "sock/fdio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@ int main(int argc, char **argv)
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
         return 2;
+    if (argc > 3 && strcmp(argv[3], "mute") == 0) {
+        printf("idle_client: connected\n");
+        fflush(stdout);
+        sleep((unsigned)atoi(argv[2]));
+        return 0;
+    }
     uint8_t msg[APIR_HDR_SIZE + 16] = {0};
     struct apir_req_hdr h = {APIR_MAGIC_REQ, APIR_CMD_HELLO, 0, 1, 16};
     apir_req_hdr_encode(msg, &h);

@@ -84,4 +84,14 @@ done
 check "a stalled half request ends its session" \
   'grep -q stalled "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && kill -0 $partial'
 kill $partial 2>/dev/null; wait $partial 2>/dev/null || true
+# A connection that never says HELLO holds a session (one of --max-sessions) only as long.
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 10 mute >"$APIR_TMP/mute" &
+mute=$!
+for _ in $(seq 1 50); do
+  grep -q "sent nothing" "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && break
+  sleep 0.1
+done
+check "a connection silent from the start ends its session" \
+  'grep -q "sent nothing" "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && kill -0 $mute'
+kill $mute 2>/dev/null; wait $mute 2>/dev/null || true
 echo "sessions: $passed passed, 0 failed"
