@@ -41,6 +41,24 @@ apir_start_hostd() {
   echo "apir-hostd did not start:"; cat "$APIR_TMP/hostd.log"; return 1
 }
 
+# Runs a llama.cpp tool (after env assignments, as env takes them) whose log lines a test
+# judges: llama.cpp logs through an asynchronous queue that upstream never drains at exit, so
+# under load its last lines (the plugin's included, as any backend's) can be lost. The test
+# shim flushes the queue at exit (tests/integration/load_backends.c, flush only); an
+# LD_PRELOAD among the assignments is kept before it.
+APIR_FLUSH_SHIM="$APIR_BUILD/tests/libapir_load_backends.so"
+apir_flushed() {
+  local shim="$APIR_FLUSH_SHIM" args=() a found=""
+  for a in "$@"; do
+    case $a in
+      LD_PRELOAD=*) [ -n "$found" ] || { a="$a $shim"; found=1; } ;;
+    esac
+    args+=("$a")
+  done
+  [ -n "$found" ] || args=("LD_PRELOAD=${LD_PRELOAD:+$LD_PRELOAD }$shim" "${args[@]}")
+  env APIR_TEST_FLUSH_ONLY=1 "${args[@]}"
+}
+
 # ctest's SKIP_RETURN_CODE: the test could not run here, and says why. Never a pass.
 apir_skip() { echo "SKIPPED: $*"; exit 77; }
 

@@ -15,7 +15,7 @@ passed=0
 expect_no_devices() {
   local want=$1 out
   shift
-  out=$(env "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" timeout 60 \
+  out=$(apir_flushed "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" timeout 60 \
     "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || {
     echo "FAIL: llama-cli exited non-zero ($*)"; echo "$out"; exit 1; }
   echo "$out" | grep 'ggml-apir: '
