@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan) into BUILD/fuzz and runs each one.
 #   tests/fuzz/run.sh BUILD LLAMA_CPP_DIR smoke     a short run of each (ctest: fuzz.smoke)
 #   tests/fuzz/run.sh BUILD LLAMA_CPP_DIR SECONDS   each target for SECONDS (make fuzz)
+#   FUZZ_TARGETS="ring trace": only these targets
 # Corpora live in BUILD/fuzz/corpus/<target> (seeded with valid requests); a crash leaves its
 # input in BUILD/fuzz/crashes/ and fails the run: once fixed, the input is kept in
 # tests/fuzz/regressions/<target>/ and replayed by every run, the smoke included. Exit 77 (SKIPPED) without clang's libFuzzer.
@@ -23,7 +24,7 @@ traces="$out/corpus/trace"
 if [ ! -d "$traces" ] || [ -z "$(ls -A "$traces")" ]; then
   bash "$src/record.sh" "$build" "$llama/build/bin" "$traces"
 fi
-for t in codec dispatch virgl ring trace; do
+for t in ${FUZZ_TARGETS:-codec dispatch virgl ring trace}; do
   corpus="$out/corpus/$t"
   mkdir -p "$corpus"
   # dispatch writes its seeds (valid requests) into its corpus; the others start from them too.
