@@ -7,9 +7,9 @@
  * per byte, the most the host accepts) asks the CPU backend for a 2 MiB work buffer: past a
  * 1 MiB session quota it must be refused with APIR_E_QUOTA, and the same session must then
  * compute the same MUL_MAT over 8 rows.
- * spin: a dense F32 MUL_MAT of 4096^3 (137 GFLOP, 192 MiB of tensors), legal and many seconds
- * of work on a small host: a short compute watchdog must end the session (the call sees the
- * connection close).
+ * spin: a dense F32 MUL_MAT of 8192^3 (1.1 TFLOP, 768 MiB of tensors), legal and over ten
+ * seconds of work on a small host (4096^3 took 1.4 s on 2 idle cores): a 2 s compute watchdog
+ * must end the session (the call sees the connection close).
  *
  * Exit 0 when the host behaves so; 1 when it does not; 2 on setup failure. */
 #include "proto/codec.h"
@@ -139,26 +139,28 @@ static int workbuf_abuse(uint64_t stream, uint64_t buf)
     return st == APIR_OK ? 0 : 1;
 }
 
+#define APIR_SPIN_N 8192
+
 static int spin(uint64_t stream, uint64_t buft)
 {
     struct apir_reader r;
     struct apir_writer *w = begin();
     apir_write_u64(w, buft);
-    apir_write_u64(w, 3ull * 4096 * 4096 * 4);
+    apir_write_u64(w, 3ull * APIR_SPIN_N * APIR_SPIN_N * 4);
     if (call(APIR_CMD_BUFFER_ALLOC, &r) != APIR_OK)
         return 2;
     uint64_t big = apir_read_u64(&r);
     struct apir_wire_tensor ts[3] = {
-        tensor(GGML_TYPE_F32, 4096, 4096, big, 0),
-        tensor(GGML_TYPE_F32, 4096, 4096, big, 4096ull * 4096 * 4),
-        tensor(GGML_TYPE_F32, 4096, 4096, big, 2ull * 4096 * 4096 * 4),
+        tensor(GGML_TYPE_F32, APIR_SPIN_N, APIR_SPIN_N, big, 0),
+        tensor(GGML_TYPE_F32, APIR_SPIN_N, APIR_SPIN_N, big, 1ull * APIR_SPIN_N * APIR_SPIN_N * 4),
+        tensor(GGML_TYPE_F32, APIR_SPIN_N, APIR_SPIN_N, big, 2ull * APIR_SPIN_N * APIR_SPIN_N * 4),
     };
     ts[2].op = GGML_OP_MUL_MAT;
     ts[2].flags = GGML_TENSOR_FLAG_COMPUTE;
     ts[2].src[0] = 0;
     ts[2].src[1] = 1;
     int st = compute(stream, ts, 3);
-    printf("MUL_MAT of 4096^3: %s\n", st == -1   ? "session ended by the host"
+    printf("MUL_MAT of 8192^3: %s\n", st == -1   ? "session ended by the host"
                                       : st == -2 ? "backend failed"
                                                  : apir_status_str(st));
     return st == -1 ? 0 : 1;

@@ -54,7 +54,7 @@ restart_hostd --device CPU --max-session-mib 1
 check "a work buffer past the quota is refused, then a small one served" \
   'timeout 60 "$APIR_BUILD/tests/hostile_client" "$APIR_SOCKET" workbuf'
 
-# The watchdog: a 137 GFLOP MUL_MAT ends its session after 2 s; a guest generating meanwhile
+# The watchdog: a 1.1 TFLOP MUL_MAT ends its session after 2 s; a guest generating meanwhile
 # finishes with its right tokens.
 kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null || true
 APIR_HOSTD_COMPUTE_TIMEOUT_S=2 apir_start_hostd --device CPU
