@@ -10,7 +10,7 @@
 passed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else echo "FAIL: $1"; cat "$APIR_TMP"/*.log 2>/dev/null | tail -20; exit 1; fi; }
 devices() { # env for the guest...; prints llama-cli --list-devices output
-  env "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1
+  apir_stock env "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1
 }
 hostd() { env -u GGML_BACKEND_PATH "$APIR_BUILD/apir-hostd" --device CPU "$@"; }
 
