@@ -22,9 +22,16 @@ export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPT
 
 "$@"
 rc=$?
-reports=$(find "$logs" -type f -size +0 | sort)
+# A file holding only the runtime's own warnings is no finding: the render server's processes
+# cannot always talk to the external symbolizer ("Can't read from symbolizer"), which leaves a
+# file behind with nothing else in it. They are shown; anything else in any file fails.
+reports="" notes=""
+for f in $(find "$logs" -type f -size +0 | sort); do
+  if grep -qvE '^(==[0-9]+==WARNING: .*)?$' "$f"; then reports="$reports $f"; else notes="$notes $f"; fi
+done
+for f in $notes; do sed "s/^/sanitizer note (${f##*/}): /" "$f" | grep -v ': $'; done
 if [ -n "$reports" ]; then
-  echo "=== sanitizer reports ($(echo "$reports" | wc -l)) ==="
+  echo "=== sanitizer reports ($(echo $reports | wc -w)) ==="
   for f in $reports; do
     echo "--- ${f##*/}"
     cat "$f"
