@@ -30,6 +30,7 @@ if(APIR_SANITIZE)
   set(APIR_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer -shared-libasan)
   add_compile_options(${APIR_SANITIZE_FLAGS})
+  add_compile_definitions(APIR_SANITIZE) # src/hostd/sanitize_hook.c
   add_link_options(${APIR_SANITIZE_FLAGS} -Wl,-rpath,${APIR_SANITIZE_RTDIR})
   set(APIR_HOST_GGML_BIN "${APIR_SANITIZE_GGML_BIN}")
 else()

@@ -18,6 +18,9 @@ trap 'rm -rf "$logs"' EXIT
 # are not ours.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1:log_path=$logs/report${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$here/ubsan.supp:log_path=$logs/report${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# Sandboxed session processes open their report file before their seccomp filter denies it
+# (src/hostd/sanitize_hook.c): same directory, same name.
+export APIR_SANITIZE_LOGS="$logs"
 export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 "$@"
