@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-full run bench compare micro fuzz clean format
+.PHONY: all deps build test test-full test-asan run bench compare micro fuzz clean format
 
 all: build
 
@@ -26,6 +26,21 @@ test: build
 
 test-full: build
 	@cd $(BUILD) && ctest --output-on-failure -L full
+
+# The same suite, our code under ASan+UBSan (clang) and the host side on a sanitizer build of
+# ggml's CPU backend (scripts/deps-asan.sh); any report fails its test (tests/sanitize/run.sh).
+ASAN_BUILD ?= build-asan
+$(ASAN_BUILD)/build.ninja: CMakeLists.txt tests/CMakeLists.txt cmake/sanitize.cmake scripts/deps.sh scripts/deps-virgl.sh scripts/deps-asan.sh
+	@bash scripts/install-deps.sh
+	@dir=$$(bash scripts/deps.sh | tail -n 1) && \
+	  virgl=$$(bash scripts/deps-virgl.sh | tail -n 1) && \
+	  san=$$(bash scripts/deps-asan.sh | tail -n 1) && \
+	  cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_C_COMPILER=clang -DLLAMA_CPP_DIR="$$dir" \
+	    -DVIRGL_BUILD_DIR="$$virgl" -DAPIR_SANITIZE=ON -DAPIR_SANITIZE_GGML_BIN="$$san" >/dev/null
+
+test-asan: $(ASAN_BUILD)/build.ninja
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ctest --output-on-failure -LE full
 
 run: build
 	@bash scripts/run.sh $(BUILD)

@@ -105,16 +105,17 @@ static void *apir_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
     return NULL;
 }
 
-static const struct ggml_backend_reg_i apir_reg_iface = {
-    .get_name = apir_reg_get_name,
-    .get_device_count = apir_reg_get_device_count,
-    .get_device = apir_reg_get_device,
-    .get_proc_address = apir_reg_get_proc_address,
-};
-
+/* The interface written in place: a const struct object is not a constant expression in C11
+ * (gcc accepts one as an extension, clang refuses it). */
 static struct ggml_backend_reg apir_reg = {
     .api_version = GGML_BACKEND_API_VERSION,
-    .iface = apir_reg_iface,
+    .iface =
+        {
+            .get_name = apir_reg_get_name,
+            .get_device_count = apir_reg_get_device_count,
+            .get_device = apir_reg_get_device,
+            .get_proc_address = apir_reg_get_proc_address,
+        },
     .context = &apir_reg_state,
 };
 

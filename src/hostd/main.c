@@ -56,7 +56,9 @@ static void apir_hostd_usage(FILE *f)
             "                             (default 200)\n"
             "  APIR_LOG=error|warn|info|debug  what is logged (default info; debug: which\n"
             "                             tensor a refused graph failed on)\n"
-            "  GGML_BACKEND_PATH          ignored (removed): the guest plugin never loads here\n",
+            "  GGML_BACKEND_PATH          ignored (removed): the guest plugin never loads here\n"
+            "  APIR_SANITIZE_LOGS         sanitizer builds (make test-asan) only: where each\n"
+            "                             session opens its report file before its filter\n",
 #ifdef APIR_GGML_BACKEND_DIR
             APIR_GGML_BACKEND_DIR
 #else

@@ -9,6 +9,7 @@
 #include "confine.h"
 #include "conn.h"
 #include "sandbox.h"
+#include "sanitize_hook.h"
 #include "watchdog.h"
 
 #include "../proto/log.h"
@@ -198,6 +199,7 @@ static struct apir_host *apir_session_enter(const struct apir_host_config *hcfg,
     struct apir_sandbox_policy p = {apir_sandbox_mode_from_env(),
                                     (needs & APIR_HOST_NEEDS_DRIVER) != 0,
                                     (needs & APIR_HOST_NEEDS_NETWORK) != 0};
+    apir_sanitize_before_sandbox();
     int rc = p.mode == APIR_SANDBOX_OFF ? 0 : apir_sandbox_install(&p);
     if (!apir_watchdog_start() || rc != 0) {
         apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s%s",

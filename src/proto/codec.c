@@ -6,11 +6,15 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian; add swaps");
 
+/* What an empty reader points at: a message without payload may come as (NULL, 0), and
+ * arithmetic on a null pointer, even adding 0, is undefined. */
+static const uint8_t apir_reader_nothing[1];
+
 void apir_reader_init(struct apir_reader *r, const void *data, size_t len)
 {
-    r->cur = data;
-    r->end = r->cur + len;
     r->err = data == NULL && len != 0;
+    r->cur = data && !r->err ? data : apir_reader_nothing;
+    r->end = data && !r->err ? r->cur + len : r->cur;
 }
 
 /* Every read goes through here: the only place that compares against the end. */
@@ -28,9 +32,11 @@ static const uint8_t *apir_reader_take(struct apir_reader *r, size_t len)
 void apir_read_raw(struct apir_reader *r, void *dst, size_t len)
 {
     const uint8_t *p = apir_reader_take(r, len);
+    if (len == 0) /* dst may be NULL then, which memcpy may not be given */
+        return;
     if (p)
         memcpy(dst, p, len);
-    else if (len)
+    else
         memset(dst, 0, len);
 }
 
@@ -129,7 +135,8 @@ void *apir_write_reserve(struct apir_writer *w, size_t len)
         w->err = true;
         return NULL;
     }
-    if (w->len + len > w->cap) {
+    /* A first reservation allocates even for 0 bytes: no pointer is ever formed from NULL. */
+    if (w->len + len > w->cap || !w->buf) {
         size_t cap = w->cap ? w->cap : 256;
         while (cap < w->len + len)
             cap = cap > w->max / 2 ? w->max : cap * 2;

@@ -4,6 +4,10 @@ set -euo pipefail
 : "${APIR_BUILD:?}" "${LLAMA_CPP_BIN:?}"
 
 APIR_TMP=$(mktemp -d /tmp/apir-it.XXXXXX)
+# The host side's ggml (the sanitizer build under make test-asan) and, there, the sanitizer
+# runtime that stock uninstrumented processes loading our code need loaded first (apir_stock).
+APIR_HOST_GGML_BIN=${APIR_HOST_GGML_BIN:-$LLAMA_CPP_BIN}
+APIR_SANITIZE_RUNTIME=${APIR_SANITIZE_RUNTIME:-}
 export APIR_SOCKET="$APIR_TMP/apir.sock"
 APIR_PLUGIN="$APIR_BUILD/libggml-apir.so"
 HOSTD_PID=""
@@ -51,11 +55,11 @@ apir_flushed() {
   local shim="$APIR_FLUSH_SHIM" args=() a found=""
   for a in "$@"; do
     case $a in
-      LD_PRELOAD=*) [ -n "$found" ] || { a="$a $shim"; found=1; } ;;
+      LD_PRELOAD=*) [ -n "$found" ] || { a="LD_PRELOAD=$(apir_stock_preload "${a#LD_PRELOAD=}" "$shim")"; found=1; } ;;
     esac
     args+=("$a")
   done
-  [ -n "$found" ] || args=("LD_PRELOAD=${LD_PRELOAD:+$LD_PRELOAD }$shim" "${args[@]}")
+  [ -n "$found" ] || args=("LD_PRELOAD=$(apir_stock_preload ${LD_PRELOAD:-} "$shim")" "${args[@]}")
   env APIR_TEST_FLUSH_ONLY=1 "${args[@]}"
 }
 
@@ -80,9 +84,11 @@ apir_start_vtest() {
   [ -n "$vb" ] && [ -x "$vb/vtest/virgl_test_server" ] ||
     apir_skip "no virglrenderer APIR build (../shared/deps absent and VIRGLRENDERER_DIR unset)"
   VTEST_SOCKET="$APIR_TMP/vtest.sock"
-  env -u GGML_BACKEND_PATH RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
+  # Not through apir_stock: the server must stay this job's own process, its group's leader.
+  env -u GGML_BACKEND_PATH LD_PRELOAD="$(apir_stock_preload)" \
+    RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
     APIR_IT_MARK="$APIR_TMP" VIRGL_APIR_BACKEND_LIBRARY="$APIR_BUILD/libapir-host.so" \
-    APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$LLAMA_CPP_BIN/libggml-cpu.so" \
+    APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$APIR_HOST_GGML_BIN/libggml-cpu.so" \
     setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$VTEST_SOCKET" \
     >"$APIR_TMP/vtest.log" 2>&1 &
   VTEST_PID=$!
@@ -108,9 +114,16 @@ apir_marked_pids() {
     sed 's|/proc/\([0-9]*\)/environ|\1|' || true
 }
 
+# Runs a stock (uninstrumented) program that loads our code: llama.cpp's tools with the guest
+# plugin, virgl_test_server with libapir-host. Under make test-asan the sanitizer runtime must
+# come first in such a process; elsewhere this runs the program as it is.
+apir_stock() { LD_PRELOAD="$(apir_stock_preload ${LD_PRELOAD:-})" "$@"; }
+# The LD_PRELOAD value for such a process that is to preload the libraries given, if any.
+apir_stock_preload() { echo "${APIR_SANITIZE_RUNTIME:+$APIR_SANITIZE_RUNTIME }$*"; }
+
 # Runs a guest program with the APIR plugin (and, for virtgpu, the fake node) loaded.
 apir_guest() {
   local pre="${APIR_GUEST_PRELOAD:-}"
   [ -n "${LD_PRELOAD:-}" ] && pre="${pre:+$pre }$LD_PRELOAD"
-  GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$pre" "$@"
+  GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$pre" apir_stock "$@"
 }

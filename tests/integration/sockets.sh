@@ -11,7 +11,7 @@ passed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else echo "FAIL: $1"; cat "$APIR_TMP"/*.log 2>/dev/null | tail -20; exit 1; fi; }
 devices() { # env for the guest...; prints llama-cli --list-devices output
   # (env's -u options first: apir_flushed takes assignments only; the flush as it does)
-  env "$@" APIR_TEST_FLUSH_ONLY=1 LD_PRELOAD="$APIR_FLUSH_SHIM" GGML_BACKEND_PATH="$APIR_PLUGIN" \
+  env "$@" APIR_TEST_FLUSH_ONLY=1 LD_PRELOAD="$(apir_stock_preload "$APIR_FLUSH_SHIM")" GGML_BACKEND_PATH="$APIR_PLUGIN" \
     "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1
 }
 hostd() { env -u GGML_BACKEND_PATH "$APIR_BUILD/apir-hostd" --device CPU "$@"; }

@@ -7,7 +7,7 @@
 apir_start_hostd --device CPU
 strip() { sed 's/\x1b\[[0-9;]*m//g' | grep -E 'SUPPORTED$' | sed 's/^ *//'; }
 "$LLAMA_CPP_BIN/test-backend-ops" support -b CPU 2>&1 | strip >"$APIR_TMP/cpu"
-GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/test-backend-ops" support -b APIR0 \
+GGML_BACKEND_PATH="$APIR_PLUGIN" apir_stock "$LLAMA_CPP_BIN/test-backend-ops" support -b APIR0 \
   >"$APIR_TMP/apir.raw" 2>&1 || true
 strip <"$APIR_TMP/apir.raw" >"$APIR_TMP/apir"
 n=$(wc -l <"$APIR_TMP/cpu")

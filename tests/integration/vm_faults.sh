@@ -32,7 +32,7 @@ setsid "$vb/vtest/virgl_test_server" --no-virgl --socket-path "$plain" >"$APIR_T
 plain_pid=$!
 for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
 expect_no_devices 'has no APIR context' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$plain"
-expect_no_devices 'offers no APIR capset' APIR_TRANSPORT= LD_PRELOAD="$fake" \
+expect_no_devices 'offers no APIR capset' APIR_TRANSPORT= LD_PRELOAD="$(apir_stock_preload "$fake")" \
   APIR_FAKE_VTEST_SOCKET="$plain"
 kill -- -"$plain_pid" 2>/dev/null || true
 
@@ -56,7 +56,8 @@ gen() { "$APIR_BUILD/apir-generate" -m "$model" -n 32 -t 1 "$@"; }
 native=$(gen -d none 2>/dev/null | sed -n 's/^tokens: //p')
 destroyed_before=$(grep -c 'APIR context destroyed' "$APIR_TMP/vtest.log" || true)
 # Started directly (not through a function) so that $! is the guest itself.
-GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT \
+GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$(apir_stock_preload)" \
+  "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT \
   >"$APIR_TMP/victim.log" 2>&1 &
 victim=$!
 for _ in $(seq 1 100); do grep -q 'MUL_MAT' "$APIR_TMP/victim.log" && break; sleep 0.1; done

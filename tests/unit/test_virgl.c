@@ -46,7 +46,8 @@ static uint32_t forward(uint32_t ctx, uint32_t type, const void *payload, size_t
                         char **after)
 {
     static char dec[1 << 17];
-    memcpy(dec, payload, len);
+    if (len) /* payload may be NULL then, which memcpy may not be given */
+        memcpy(dec, payload, len);
     return apir_backend_dispatcher(ctx, &cbs, type, dec, dec + len, (char *)window,
                                    (char *)window + win, after);
 }
