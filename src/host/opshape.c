@@ -20,7 +20,8 @@ float apir_opshape_f32(const apir_wt *t, int i)
     return f;
 }
 
-/* validate.c proved ne >= 0 and the element count fits int64 for every tensor. */
+/* validate.c proved ne >= 0 and that the product of the non-zero ne fits int64 (so every
+ * partial product does), for every tensor. */
 int64_t apir_opshape_nel(const apir_wt *t)
 {
     return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];

@@ -56,10 +56,14 @@ bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4]
     }
     if (ne[0] % blck != 0)
         return false;
-    uint64_t n_el = 1;
+    /* The count must fit with the zero dimensions left out too: a zero ne0 makes the product 0
+     * while ggml_nrows (ne1 * ne2 * ne3) and the op rules' row counts would still overflow. */
+    uint64_t n_el = 1, n_nonzero = 1;
     for (int i = 0; i < 4; i++) {
-        if (__builtin_mul_overflow(n_el, (uint64_t)ne[i], &n_el) || n_el > (uint64_t)INT64_MAX)
+        uint64_t d = ne[i] ? (uint64_t)ne[i] : 1;
+        if (__builtin_mul_overflow(n_nonzero, d, &n_nonzero) || n_nonzero > (uint64_t)INT64_MAX)
             return false;
+        n_el *= (uint64_t)ne[i];
     }
     if (n_el == 0) {
         *ext = 0;
