@@ -250,7 +250,7 @@ static void apir_bpf_build(struct apir_bpf *b, const struct apir_sandbox_policy 
     /* fstat through fstatat(fd, "", AT_EMPTY_PATH) only, not a path lookup. */
     if (!p->driver)
         apir_bpf_arg_has(b, SYS_newfstatat, 3, AT_EMPTY_PATH, APIR_ALLOW, deny);
-    /* Signals to itself (abort(), pthread_kill) only: the session shares its uid with the
+    /* Signals to itself only (raise, pthread_kill): the session shares its uid with the
      * daemon and its siblings, so a signal elsewhere is an attack. */
     apir_bpf_arg_eq(b, SYS_kill, 0, self, APIR_ALLOW, APIR_KILL);
     apir_bpf_arg_eq(b, SYS_tgkill, 0, self, APIR_ALLOW, APIR_KILL);
