@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build ggml's host-side libraries (ggml-base, ggml, the CPU backend) from the pinned llama.cpp
-# tree with AddressSanitizer + UndefinedBehaviorSanitizer, once, into <pin>/build-asan, for
-# `make test-asan`: the host side (apir-hostd, its session processes, libapir-host, the unit
+# Build ggml's host-side libraries (ggml-base, ggml, the CPU and RPC backends) from the pinned
+# llama.cpp tree with AddressSanitizer + UndefinedBehaviorSanitizer, once, into <pin>/build-asan,
+# for `make test-asan`: the host side (apir-hostd, its session processes, libapir-host, the unit
 # tests) runs instrumented against an instrumented CPU backend, so a bad index or extent that
 # slips past our validation shows up as a report where the kernel touches memory.
 # Prints that tree's bin directory on the last line of stdout.
@@ -12,8 +12,8 @@
 # its reports to stderr whatever log_path says, where reports from background processes are
 # lost; clang's runtime holds both and honours log_path (tests/sanitize/run.sh relies on it).
 # OpenMP off: ggml's own thread pool, instrumented, instead of an uninstrumented libomp that a
-# fresh machine may not have anyway. Only these three targets: llama.cpp's tools keep using
-# the stock build.
+# fresh machine may not have anyway. ggml-rpc for the hosts chained to a ggml-rpc-server
+# (multi_device). Only these four targets: llama.cpp's tools keep using the stock build.
 set -euo pipefail
 
 log() { printf 'deps-asan: %s\n' "$*" >&2; }
@@ -40,7 +40,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize-recover=u
 # ggml_graph_plan); outside the sandbox the same calls passed it.
 SAN="$SAN -fno-sanitize=function,vptr -fno-omit-frame-pointer -g1 -shared-libasan"
 LINK="$SAN -Wl,-rpath,$rt"
-TARGETS="ggml-base ggml ggml-cpu"
+TARGETS="ggml-base ggml ggml-cpu ggml-rpc"
 # The stamp records flags and targets: a change rebuilds instead of reusing a stale tree.
 want="clang|$LINK|$TARGETS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -57,7 +57,7 @@ cmake -S "$src" -B "$out" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" \
   -DCMAKE_EXE_LINKER_FLAGS="$LINK" -DCMAKE_SHARED_LINKER_FLAGS="$LINK" \
   -DCMAKE_MODULE_LINKER_FLAGS="$LINK" -DGGML_OPENMP=OFF \
-  -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_RPC=OFF \
+  -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_RPC=ON \
   -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_SERVER=OFF -DBUILD_SHARED_LIBS=ON >&2
 # shellcheck disable=SC2086

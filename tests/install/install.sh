@@ -72,7 +72,11 @@ HOSTD_PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$APIR_TMP/hostd.log" 2>/dev/null && break; sleep 0.1; done
 check "the installed daemon serves the activated socket" \
   'grep -q "listening on $rt/apir.sock (socket activation)" "$APIR_TMP/hostd.log"'
-guest() { env -u APIR_SOCKET -u GGML_BACKEND_PATH XDG_RUNTIME_DIR="$rt" "$@"; }
+# (apir_stock_preload: under make test-asan the consumers, built uninstrumented by cc, load the
+# instrumented libapir-host and plugin, which need the sanitizer runtime first.)
+guest() {
+  env -u APIR_SOCKET -u GGML_BACKEND_PATH XDG_RUNTIME_DIR="$rt" LD_PRELOAD="$(apir_stock_preload)" "$@"
+}
 
 # find_package(ggml-apir)
 cmake -S "$here/consumer" -B "$APIR_TMP/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \

@@ -12,7 +12,7 @@ passed=0
 # grep -q may end a pipe early: its writer's SIGPIPE must not fail the check (pipefail).
 check() { if (set +o pipefail; eval "$2"); then passed=$((passed + 1)); else echo "FAIL: $1"; tail -n 20 "$APIR_TMP"/*.log; exit 1; fi; }
 devices() { # socket path; prints llama-cli --list-devices output
-  APIR_SOCKET="$1" GGML_BACKEND_PATH="$APIR_PLUGIN" "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1
+  APIR_SOCKET="$1" GGML_BACKEND_PATH="$APIR_PLUGIN" apir_stock "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1
 }
 activate() { # mode path log hostd-args...; run in a subshell (it execs: $! is the daemon)
   local mode=$1 path=$2 log=$3

@@ -132,7 +132,7 @@ if [ "$tr" = socket ]; then
   lines() { # APIR_LOG value, then the program: its 'ggml-apir: ' lines
     local lvl=$1
     shift
-    APIR_LOG=$lvl GGML_BACKEND_PATH="$APIR_PLUGIN" "$@" 2>&1 >/dev/null | grep 'ggml-apir: ' || true
+    APIR_LOG=$lvl GGML_BACKEND_PATH="$APIR_PLUGIN" apir_stock "$@" 2>&1 >/dev/null | grep 'ggml-apir: ' || true
   }
   v=("$APIR_BUILD/apir-info" --verbose --calls 0)
   check "default (warn): a working connection logs nothing" '[ -z "$(lines "" "${v[@]}")" ]'

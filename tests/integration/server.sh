@@ -50,7 +50,7 @@ start_server() {
 
 # The extra words before llama-server: environment for the APIR one.
 start_server native env -u GGML_BACKEND_PATH LLAMA_ARG_DEVICE=none
-start_server apir env GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="${APIR_GUEST_PRELOAD:-}" \
+start_server apir env GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$(apir_stock_preload ${APIR_GUEST_PRELOAD:-})" \
   LLAMA_ARG_DEVICE=APIR0 LLAMA_ARG_N_GPU_LAYERS=99
 grep -q "APIR0 model buffer size" "$APIR_TMP/apir.log" || { echo "FAIL: llama-server did not use APIR0"; exit 1; }
 
