@@ -22,6 +22,8 @@
 #define APIR_VM_SLEEP_MIN_US 5u
 #define APIR_VM_SLEEP_MAX_US 2000u
 #define APIR_VM_PREDICT_MIN_US 200u
+#define APIR_VM_ALIVE_US 100000u  /* how often a wait asks the transport if the host is gone */
+#define APIR_VM_PROBE_US 1000000u /* how often a long wait probes the context itself */
 
 static uint64_t apir_vm_now_us(void)
 {
@@ -79,12 +81,29 @@ static void apir_vm_nap(uint64_t waited_us)
                                                   : us);
 }
 
+/* A context whose worker died (the host library aborted, the render worker was killed) leaves
+ * the guest's reply word and ring untouched forever, and nothing tells the guest: it would
+ * wait out its whole timeout. So a long wait submits, once a second, a command the context
+ * answers harmlessly: a RING_KICK answered in the kick blob (without a ring, the host library
+ * answers it BAD_TYPE there; with one, a spurious kick costs the ring thread one extra look).
+ * A live worker takes it after the call in flight. A dead one fails the submit inside
+ * virgl_test_server, which drops the client: alive() sees that, or our next submit fails. A
+ * real virtio-gpu kernel reports nothing back, so there the timeout stays the bound. Only once
+ * the library is loaded: before, nothing in the context would answer it. */
+static bool apir_vm_probe(struct apir_vm *vm)
+{
+    if (!vm->probing)
+        return true;
+    return apir_vm_send_to(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_RING_KICK, vm->kick_blob.id,
+                           NULL, 0);
+}
+
 bool apir_vm_poll(struct apir_vm *vm, _Atomic uint32_t *word, uint32_t old,
                   _Atomic uint32_t *closed, uint64_t *predict_us)
 {
     int limit_ms = vm->timeout_ms ? vm->timeout_ms : vm->default_timeout_ms;
     uint64_t start = apir_vm_now_us(), deadline = start + (uint64_t)limit_ms * 1000u;
-    uint64_t next_alive = start + 100000u;
+    uint64_t next_alive = start + APIR_VM_ALIVE_US, next_probe = start + APIR_VM_PROBE_US;
     /* A long wait seen before is slept through for 7/8 of its time at once: one wakeup. */
     uint64_t predicted = predict_us && vm->predict ? *predict_us : 0;
     bool napped = predicted >= APIR_VM_PREDICT_MIN_US && predicted < (uint64_t)limit_ms * 1000u;
@@ -110,9 +129,14 @@ bool apir_vm_poll(struct apir_vm *vm, _Atomic uint32_t *word, uint32_t old,
             continue;
         }
         if (now >= next_alive) {
+            if (now >= next_probe) {
+                if (!apir_vm_probe(vm))
+                    return false;
+                next_probe = now + APIR_VM_PROBE_US;
+            }
             if (vm->vops->alive && !vm->vops->alive(vm))
                 return false;
-            next_alive = now + 100000u;
+            next_alive = now + APIR_VM_ALIVE_US;
         }
         apir_vm_nap(now - start);
     }
@@ -314,5 +338,9 @@ bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why,
     vm->timeout_ms = APIR_VM_LOAD_TIMEOUT_MS;
     bool ok = apir_vm_outer_handshake(vm, why, whylen);
     vm->timeout_ms = 0;
+    /* Kicks and liveness probes are answered in a blob of their own (never read). Without
+     * it there is no probe and no ring: calls still work, a dead context is noticed only
+     * at the timeout. */
+    vm->probing = ok && vops->blob_create(vm, APIR_VM_KICK_BLOB, &vm->kick_blob);
     return ok;
 }

@@ -8,6 +8,8 @@
 #include "../shm/ring.h"
 #include "transport.h"
 
+#define APIR_VM_KICK_BLOB 4096u
+
 struct apir_vm;
 
 struct apir_vm_ops {
@@ -40,8 +42,11 @@ struct apir_vm {
         uint64_t stream, us;
     } graph_us[8];
     uint64_t *pending_predict; /* the slot of the call in flight, or NULL */
-    /* vm_ring.c: the ring blob, the blob kicks are answered in (never read), the layout. */
+    /* vm_ring.c: the ring blob, the blob kicks and liveness probes are answered in (never
+     * read; made at init), the layout. probing: that blob exists and the library is loaded,
+     * so long waits probe the context (apir_vm_poll). */
     struct apir_shm_region ring_blob, kick_blob;
+    bool probing;
     struct apir_ring ring;
     bool ring_on;
     uint32_t ring_seq;
@@ -54,7 +59,7 @@ bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why,
 /* Polls *word until it differs from old (virglrenderer and the host's ring thread store
  * without waking anyone): spin, yield, then naps sized to the wait. predict_us (optional,
  * in/out): the guess for this wait, slept through for 7/8 at once, updated from what this
- * wait showed. false on timeout, a dead backend, or *closed (optional) set. */
+ * wait showed. false on timeout, a dead backend or context, or *closed (optional) set. */
 bool apir_vm_poll(struct apir_vm *vm, _Atomic uint32_t *word, uint32_t old,
                   _Atomic uint32_t *closed, uint64_t *predict_us);
 /* Submits one outer command naming reply blob reply_id (not cleared here). */

@@ -10,14 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define APIR_VM_KICK_BLOB 4096u
-
 void apir_vm_ring_start(struct apir_vm *vm)
 {
     const char *off = getenv("APIR_RING");
     if (off && strcmp(off, "0") == 0)
         return;
-    if (!vm->vops->blob_create(vm, APIR_RING_DEFAULT_SIZE, &vm->ring_blob))
+    if (!vm->kick_blob.ptr || !vm->vops->blob_create(vm, APIR_RING_DEFAULT_SIZE, &vm->ring_blob))
         return;
     uint32_t attach[2] = {vm->ring_blob.id, (uint32_t)vm->ring_blob.size};
     uint32_t result = 0;
@@ -25,7 +23,6 @@ void apir_vm_ring_start(struct apir_vm *vm)
     _Atomic uint32_t *word = (_Atomic uint32_t *)vm->reply.ptr;
     atomic_store(word, 0);
     bool ok =
-        vm->vops->blob_create(vm, APIR_VM_KICK_BLOB, &vm->kick_blob) &&
         apir_vm_send_to(vm, APIR_VIRGL_CMD_FORWARD, APIR_VIRGL_FWD_RING_ATTACH, vm->reply.id,
                         attach, sizeof attach) &&
         apir_vm_poll(vm, word, 0, NULL, NULL) &&
@@ -36,8 +33,6 @@ void apir_vm_ring_start(struct apir_vm *vm)
          * the blob, so it can go. */
         if (vm->ring_blob.ptr)
             vm->vops->blob_destroy(vm, &vm->ring_blob);
-        if (vm->kick_blob.ptr)
-            vm->vops->blob_destroy(vm, &vm->kick_blob);
         return;
     }
     vm->ring_seq = 0;

@@ -3,7 +3,10 @@
 #  - no APIR capset (a server without APIR), no host library configured, no virtio-gpu node:
 #    a stock llama.cpp tool lists no APIR device, says why in one line, and exits 0;
 #  - a guest killed in the middle of its graphs: its context goes away, a guest running beside
-#    it finishes with the right tokens, and the next guest is served.
+#    it finishes with the right tokens, and the next guest is served;
+#  - the context's render worker killed in the middle of a guest's graphs (as when the host
+#    library aborts): the guest's call fails within seconds, not at its 60 s timeout, with one
+#    line, and the next guest is served.
 . "$(dirname "$0")/lib.sh"
 apir_start_host # vtest: the real server, with APIR and our host library
 
@@ -84,5 +87,33 @@ done
 echo "the server was alone again $SECONDS s into the test"
 [ "$(apir_marked_pids | wc -l)" = 1 ] || {
   echo "FAIL: processes of finished guests remain"; apir_marked_pids | xargs -r ps -o pid,args -p; exit 1; }
+passed=$((passed + 1))
+# The worker of a guest's context killed while the guest waits for a reply: nothing in the VM
+# path tells the guest, so its waits probe the context (src/guest/vm.c, apir_vm_probe).
+GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$(apir_stock_preload)" APIR_TIMEOUT_S=60 \
+  "$LLAMA_CPP_BIN/test-backend-ops" perf -b APIR0 -o MUL_MAT >"$APIR_TMP/orphan.log" 2>&1 &
+orphan=$!
+for _ in $(seq 1 100); do grep -q 'MUL_MAT' "$APIR_TMP/orphan.log" && break; sleep 0.1; done
+# The render server's worker for the context: the one marked process that maps the library.
+worker=""
+for p in $(apir_marked_pids); do grep -q libapir-host "/proc/$p/maps" 2>/dev/null && worker=$p; done
+[ -n "$worker" ] || { echo "FAIL: no render worker maps libapir-host"; exit 1; }
+sleep 1
+kill -9 "$worker"
+killed_at=$SECONDS
+for _ in $(seq 1 300); do kill -0 "$orphan" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$orphan" 2>/dev/null; then
+  kill -9 "$orphan"
+  echo "FAIL: the guest still waits 30 s after its context's worker died"; exit 1
+fi
+wait "$orphan" 2>/dev/null || true
+echo "the guest noticed its dead context within $((SECONDS - killed_at)) s"
+grep 'ggml-apir: ' "$APIR_TMP/orphan.log"
+[ "$(grep -c 'ggml-apir: lost the host' "$APIR_TMP/orphan.log")" = 1 ] || {
+  echo "FAIL: expected one 'lost the host' line"; tail -20 "$APIR_TMP/orphan.log"; exit 1; }
+passed=$((passed + 1))
+after=$(apir_guest gen -d APIR0 2>"$APIR_TMP/after2.err" | sed -n 's/^tokens: //p')
+[ "$after" = "$native" ] || {
+  echo "FAIL: a guest after the dead context was not served"; cat "$APIR_TMP/after2.err"; exit 1; }
 passed=$((passed + 1))
 echo "vm_faults: $passed passed, 0 failed"
