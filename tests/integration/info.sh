@@ -120,6 +120,7 @@ elif [ "$tr" = vtest ]; then
   setsid "$VIRGL_BUILD_DIR/vtest/virgl_test_server" --no-virgl --socket-path "$plain" \
     >"$APIR_TMP/plain.log" 2>&1 &
   plain_pid=$!
+  APIR_KILL_GROUPS+=("$plain_pid")
   for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
   expect_diagnosis "no APIR capset" "over vtest: virgl_test_server at $plain has no APIR context" \
     env APIR_VTEST_SOCKET="$plain" "$APIR_BUILD/apir-info"

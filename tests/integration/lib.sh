@@ -13,8 +13,13 @@ APIR_PLUGIN="$APIR_BUILD/libggml-apir.so"
 HOSTD_PID=""
 
 VTEST_PID=""
+# Process groups a test started on its own (setsid), ended on exit however the test ends: a
+# check that fails between a server's start and its kill must not leave the server running.
+APIR_KILL_GROUPS=()
 
 apir_cleanup() {
+  local g
+  for g in "${APIR_KILL_GROUPS[@]}"; do kill -- -"$g" 2>/dev/null || true; done
   if [ -n "$HOSTD_PID" ]; then kill "$HOSTD_PID" 2>/dev/null || true; wait "$HOSTD_PID" 2>/dev/null || true; fi
   # virgl_test_server forks a process per client, which starts a render server (in a session
   # of its own) with a worker per context: everything that carries our mark.

@@ -33,6 +33,7 @@ expect_no_devices() {
 plain="$APIR_TMP/plain.sock"
 setsid "$vb/vtest/virgl_test_server" --no-virgl --socket-path "$plain" >"$APIR_TMP/plain.log" 2>&1 &
 plain_pid=$!
+APIR_KILL_GROUPS+=("$plain_pid")
 for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
 expect_no_devices 'has no APIR context' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$plain"
 expect_no_devices 'offers no APIR capset' APIR_TRANSPORT= LD_PRELOAD="$(apir_stock_preload "$fake")" \
@@ -45,6 +46,7 @@ env -u VIRGL_APIR_BACKEND_LIBRARY RENDER_SERVER_EXEC_PATH="$vb/server/virgl_rend
   setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$nolib" \
   >"$APIR_TMP/nolib.log" 2>&1 &
 nolib_pid=$!
+APIR_KILL_GROUPS+=("$nolib_pid")
 for _ in $(seq 1 50); do [ -S "$nolib" ] && break; sleep 0.1; done
 expect_no_devices 'no library configured' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$nolib"
 kill -- -"$nolib_pid" 2>/dev/null || true
