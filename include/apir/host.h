@@ -7,6 +7,7 @@
 #ifndef APIR_HOST_H
 #define APIR_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ unsigned apir_host_needs(const struct apir_host *host);
 /* One session per guest. Destroying it frees every object the guest created. */
 struct apir_session *apir_session_create(struct apir_host *host);
 void apir_session_destroy(struct apir_session *s);
+
+/* Whether the guest's HELLO succeeded: a transport that answers a command itself (apir-hostd's
+ * RING_ATTACH) holds it to the same rule as the dispatcher, E_VERSION before the handshake. */
+bool apir_session_greeted(const struct apir_session *s);
 
 /* How the session's log lines begin (at most 63 bytes): the transport names it, e.g.
  * "apir-hostd: session 3 (pid 812)" or "apir-host: virgl ctx 5", so an operator can tell which

@@ -176,6 +176,30 @@ enum apir_status apir_cmd_tensor_set(struct apir_session *s, struct apir_reader 
     return st;
 }
 
+/* Reads tensor bytes into a reply. The reply window is guest memory on some transports (a
+ * virtio-gpu reply blob, the ring's reply area) and may be the very memory a region buffer
+ * lives in, reached at another address: the copy would then read what it writes. A region
+ * buffer's bytes therefore go through host memory first. Honest guests read region buffers
+ * themselves and never ask (guest/buffer.c), so this costs them nothing. */
+static enum apir_status apir_tensor_get_into(struct apir_session *s,
+                                             const struct apir_wire_tensor *wt,
+                                             struct ggml_tensor *t, void *dst, uint64_t offset,
+                                             uint64_t size)
+{
+    struct apir_host_buffer *hb = apir_handles_get(&s->handles, wt->buffer, APIR_OBJ_BUFFER);
+    if (!hb || !hb->region) {
+        ggml_backend_tensor_get(t, dst, (size_t)offset, (size_t)size);
+        return APIR_OK;
+    }
+    void *bounce = malloc((size_t)size);
+    if (!bounce)
+        return APIR_E_NOMEM;
+    ggml_backend_tensor_get(t, bounce, (size_t)offset, (size_t)size);
+    memcpy(dst, bounce, (size_t)size);
+    free(bounce);
+    return APIR_OK;
+}
+
 enum apir_status apir_cmd_tensor_get(struct apir_session *s, struct apir_reader *r,
                                      struct apir_writer *w)
 {
@@ -196,7 +220,7 @@ enum apir_status apir_cmd_tensor_get(struct apir_session *s, struct apir_reader 
         if (!dst)
             st = APIR_E_NOMEM;
         else if (size)
-            ggml_backend_tensor_get(b.tensors[0], dst, (size_t)offset, (size_t)size);
+            st = apir_tensor_get_into(s, &g.tensors[0], b.tensors[0], dst, offset, size);
     }
     apir_tensor_arg_free(&g, &b);
     return st;
@@ -233,11 +257,16 @@ enum apir_status apir_cmd_tensor_copy(struct apir_session *s, struct apir_reader
     if (st != APIR_OK)
         return st;
     struct ggml_tensor *src = b.tensors[0], *dst = b.tensors[1];
+    size_t n = ggml_nbytes(src);
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
-    else if (ggml_nbytes(src) != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
+    else if (n != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
              !ggml_are_same_stride(src, dst) || src->type != dst->type)
         st = APIR_E_INVALID; /* ggml_backend_tensor_copy asserts same layout: check first */
+    else if (src->data == dst->data && src->buffer == dst->buffer)
+        ; /* a tensor onto itself: nothing to do (ggml's own copy returns early too) */
+    else if (apir_bytes_overlap(src->buffer, src->data, n, dst->buffer, dst->data, n))
+        st = APIR_E_INVALID; /* the backends copy with memcpy: ranges must not overlap */
     else
         ggml_backend_tensor_copy(src, dst);
     if (st == APIR_OK)

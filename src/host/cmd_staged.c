@@ -25,6 +25,9 @@ static enum apir_status apir_staged_args(struct apir_session *s, struct apir_rea
     else if (__builtin_add_overflow(roff, *size, &end) || end > reg->size ||
              !apir_range_ok(b->tensors[0], *offset, *size))
         st = APIR_E_INVALID;
+    else if (apir_bytes_overlap(NULL, reg->ptr + roff, *size, b->tensors[0]->buffer,
+                                (const uint8_t *)b->tensors[0]->data + *offset, *size))
+        st = APIR_E_INVALID; /* staging over the tensor's own bytes: memcpy's ranges overlap */
     if (st != APIR_OK) {
         apir_tensor_arg_free(g, b);
         return st;

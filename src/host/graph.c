@@ -58,23 +58,26 @@ static void apir_graph_mark_touched(const struct apir_wire_graph *g, bool *touch
  * destination that overlaps a source without starting where it starts (in place) makes the
  * kernel read what it already wrote, and memcpy's ranges overlap (undefined behaviour). ggml's
  * allocator only ever places a node exactly over its source (in place); only a hand-made view
- * overlaps partially, so it is refused. */
-static bool apir_node_overlaps_source(const struct apir_wire_graph *g,
+ * overlaps partially, so it is refused. Bytes are compared, not handles: two buffers over the
+ * same region bytes are caught as one buffer is. */
+static bool apir_node_overlaps_source(struct apir_session *s, const struct apir_wire_graph *g,
                                       const struct apir_wire_tensor *t)
 {
     uint64_t ext, sext;
-    if (apir_op_is_noop(t->op) || apir_wire_tensor_is_empty(t) ||
+    ggml_backend_buffer_t tb, sb;
+    const void *ta = apir_wire_tensor_addr(s, t, &tb);
+    if (!ta || apir_op_is_noop(t->op) || apir_wire_tensor_is_empty(t) ||
         !apir_tensor_extent(t->type, t->ne, t->nb, &ext))
         return false;
     for (unsigned k = 0; k < APIR_MAX_SRC; k++) {
         if (t->src[k] < 0)
             continue;
         const struct apir_wire_tensor *src = &g->tensors[t->src[k]];
-        if (src->buffer != t->buffer || src->offset == t->offset ||
-            apir_wire_tensor_is_empty(src) ||
+        const void *sa = apir_wire_tensor_addr(s, src, &sb);
+        if (!sa || sa == ta || apir_wire_tensor_is_empty(src) ||
             !apir_tensor_extent(src->type, src->ne, src->nb, &sext))
             continue;
-        if (src->offset < t->offset + ext && t->offset < src->offset + sext)
+        if (apir_bytes_overlap(tb, ta, ext, sb, sa, sext))
             return true;
     }
     return false;
@@ -105,7 +108,7 @@ static enum apir_status apir_graph_check(struct apir_session *s, const struct ap
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const struct apir_wire_tensor *t = &g->tensors[g->nodes[i]];
         st = apir_check_node(g, t);
-        if (st == APIR_OK && apir_node_overlaps_source(g, t))
+        if (st == APIR_OK && apir_node_overlaps_source(s, g, t))
             st = APIR_E_INVALID;
         if (st != APIR_OK)
             return apir_graph_refuse(s, t, (uint32_t)g->nodes[i], st, "op check");

@@ -152,6 +152,10 @@ bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size);
 enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,
                                       const struct apir_wire_graph *g, bool need_data);
 bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext);
+bool apir_bytes_overlap(ggml_backend_buffer_t ba, const void *a, uint64_t alen,
+                        ggml_backend_buffer_t bb, const void *b, uint64_t blen);
+const void *apir_wire_tensor_addr(struct apir_session *s, const struct apir_wire_tensor *t,
+                                  ggml_backend_buffer_t *buf);
 
 /* What a decoded graph is for decides what is checked: data commands need every tensor in a
  * buffer and ignore ops; queries describe ops not yet allocated; compute needs both. */

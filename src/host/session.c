@@ -103,11 +103,19 @@ static enum apir_status apir_session_run(struct apir_session *s, uint32_t cmd,
         return APIR_E_VERSION;
     struct apir_reader r;
     apir_reader_init(&r, payload, len);
+    bool greeted = s->hello_done;
     enum apir_status st = apir_dispatch_table[cmd](s, &r, w);
     /* A handler that succeeded on a request with trailing bytes still fails: requests decode
      * exactly. Handlers check before acting; this catches any that forgot. */
     if (st == APIR_OK && !apir_reader_done(&r))
         st = APIR_E_DECODE;
+    if (st == APIR_OK && w->err)
+        st = APIR_E_NOMEM; /* the reply did not fit */
+    /* A HELLO the guest never got an OK for did not happen: it may say it again. */
+    if (!greeted && st != APIR_OK) {
+        s->hello_done = false;
+        s->features = 0;
+    }
     return st;
 }
 
@@ -123,8 +131,6 @@ int apir_session_execute(struct apir_session *s, uint32_t cmd, const void *paylo
     if (len > APIR_MAX_PAYLOAD)
         return APIR_E_DECODE;
     enum apir_status st = apir_session_run(s, cmd, payload, len, &w);
-    if (st == APIR_OK && w.err)
-        st = APIR_E_NOMEM;
     if (st == APIR_OK)
         *reply_len = w.len;
     return st;
@@ -157,6 +163,21 @@ int apir_session_dispatch(struct apir_session *s, const void *req, size_t req_le
     return st;
 }
 
+bool apir_session_greeted(const struct apir_session *s)
+{
+    return s && s->hello_done;
+}
+
+/* The features a guest of protocol minor `minor` may be granted: each feature came with a
+ * minor version, and a guest older than it does not know the bit it (maybe) sent. */
+static uint64_t apir_features_of_minor(uint32_t minor)
+{
+    uint64_t f = 0;
+    if (minor >= 1)
+        f |= APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE;
+    return f;
+}
+
 enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
                                 struct apir_writer *w)
 {
@@ -165,6 +186,10 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
     uint64_t features = apir_read_u64(r);
     if (!apir_reader_done(r))
         return APIR_E_DECODE;
+    /* One handshake per session: features decided at HELLO shape state the session already
+     * holds (regions, cached graphs), so they do not change under it. */
+    if (s->hello_done)
+        return APIR_E_INVALID;
     /* minor versions are additive: each side uses min(minor) */
     if (major != APIR_PROTO_MAJOR) {
         apir_log_host(APIR_LOG_WARN, s->label,
@@ -172,7 +197,7 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
                       APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
         return APIR_E_VERSION;
     }
-    s->features = features & APIR_FEATURES_SUPPORTED;
+    s->features = features & APIR_FEATURES_SUPPORTED & apir_features_of_minor(minor);
     if (!s->region_ops.map) /* this transport cannot bring shared memory */
         s->features &= ~(uint64_t)APIR_FEAT_REGIONS;
     s->hello_done = true;

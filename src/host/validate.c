@@ -157,3 +157,35 @@ enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_
     }
     return APIR_OK;
 }
+
+/* Whether two byte ranges share bytes. The rule works on addresses, not on handles: two
+ * buffers over the same bytes of a region are one memory, as one buffer is. Addresses are
+ * compared within one address space only: the same buffer type's, or host memory (a NULL
+ * buffer is plain host memory, such as a region's staging range); memories of different
+ * devices never share bytes. */
+bool apir_bytes_overlap(ggml_backend_buffer_t ba, const void *a, uint64_t alen,
+                        ggml_backend_buffer_t bb, const void *b, uint64_t blen)
+{
+    if (!a || !b || alen == 0 || blen == 0)
+        return false;
+    bool a_host = !ba || ggml_backend_buffer_is_host(ba);
+    bool b_host = !bb || ggml_backend_buffer_is_host(bb);
+    bool one_space =
+        (a_host && b_host) ||
+        (ba && bb && ggml_backend_buffer_get_type(ba) == ggml_backend_buffer_get_type(bb));
+    if (!one_space)
+        return false;
+    uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+    return a0 - b0 < blen || b0 - a0 < alen; /* unsigned: one starts inside the other */
+}
+
+/* The host address of a wire tensor's first byte (validated: its buffer is live), and its
+ * buffer; NULL for a tensor without data. */
+const void *apir_wire_tensor_addr(struct apir_session *s, const struct apir_wire_tensor *t,
+                                  ggml_backend_buffer_t *buf)
+{
+    struct apir_host_buffer *hb =
+        t->buffer ? apir_handles_get(&s->handles, t->buffer, APIR_OBJ_BUFFER) : NULL;
+    *buf = hb ? hb->buf : NULL;
+    return hb ? hb->base + t->offset : NULL;
+}

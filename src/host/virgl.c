@@ -25,6 +25,8 @@ struct apir_virgl_ctx {
     size_t copy_cap;
     pthread_mutex_t lock;         /* the session: the dispatcher and the ring thread */
     struct apir_virgl_ring *ring; /* RING_ATTACH */
+    void *ring_hold;              /* our own mapping of the ring's blob (see region_map) */
+    uint64_t ring_size;
 };
 
 /* Contexts of this process. With virglrenderer's render server each context has a process of
@@ -103,20 +105,28 @@ static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, u
     return apir_virgl_host;
 }
 
-/* Region ops over blob resources. virglrenderer gives a pointer but no size, so the mapping
- * itself is asked (mapping.c): a guest naming a small blob with a large size is refused. */
+/* Our own mapping of blob id, size bytes of it. virglrenderer gives a pointer but no size, so
+ * the mapping itself is asked: a guest naming a small blob with a large size is refused.
+ * Nor does it tell us when the guest destroys the blob: it munmaps it then, and the host's
+ * next allocation may land in the range. So nothing here keeps virglrenderer's pointer past
+ * the call: regions and the ring live in a mapping of the same pages that we hold ourselves
+ * (platform.h), released at REGION_DETACH, ring stop or context end. A destroyed blob's
+ * memory thus stays until then, charged to the session as before. */
+static void *apir_virgl_blob_hold(struct apir_virgl_ctx *c, uint32_t id, uint64_t size)
+{
+    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, id) : NULL;
+    return p ? apir_platform_mapping_hold((const void *)p, size) : NULL;
+}
+
 static void *apir_virgl_region_map(void *user, uint32_t id, uint64_t size)
 {
-    struct apir_virgl_ctx *c = user;
-    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, id) : NULL;
-    if (!p || !apir_platform_mapping_covers((const void *)p, size))
-        return NULL;
-    return (void *)p;
+    return apir_virgl_blob_hold(user, id, size);
 }
 
 static void apir_virgl_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
 {
-    (void)user, (void)id, (void)ptr, (void)size; /* the blob is virglrenderer's */
+    (void)user, (void)id;
+    apir_platform_mapping_release(ptr, size);
 }
 
 static bool apir_virgl_add(struct apir_virgl_ctx *c)
@@ -171,6 +181,7 @@ void apir_backend_deinit(uint32_t ctx_id)
         apir_virgl_ctxs[i] = apir_virgl_ctxs[--apir_virgl_n];
         if (c->ring)
             apir_virgl_ring_stop(c->ring);
+        apir_platform_mapping_release(c->ring_hold, c->ring_size);
         apir_log_host(APIR_LOG_INFO, c->session->label, "session ended");
         apir_session_destroy(c->session);
         pthread_mutex_destroy(&c->lock);
@@ -230,7 +241,8 @@ static uint32_t apir_virgl_forward_blob(struct apir_virgl_ctx *c, const uint8_t 
     return apir_virgl_forward(c, c->copy, len, enc, window, used);
 }
 
-/* RING_ATTACH {res_id, size}: a ring in a blob whose mapping really is that large. */
+/* RING_ATTACH {res_id, size}: a ring in a blob whose mapping really is that large, served
+ * through our own hold of it (the thread outlives any one call). */
 static uint32_t apir_virgl_ring_attach(struct apir_virgl_ctx *c, const uint8_t *dec, size_t avail)
 {
     uint32_t ref[2];
@@ -239,11 +251,17 @@ static uint32_t apir_virgl_ring_attach(struct apir_virgl_ctx *c, const uint8_t *
     memcpy(ref, dec, sizeof ref);
     if (c->ring)
         return APIR_VIRGL_DISPATCH_NO_RING;
-    volatile uint32_t *p = c->cbs.get_shmem_ptr ? c->cbs.get_shmem_ptr(c->ctx_id, ref[0]) : NULL;
-    if (!p || !apir_platform_mapping_covers((const void *)p, ref[1]))
+    void *hold = apir_virgl_blob_hold(c, ref[0], ref[1]);
+    if (!hold)
         return APIR_VIRGL_DISPATCH_BAD_BLOB;
-    c->ring = apir_virgl_ring_start(c->session, &c->lock, (void *)p, ref[1]);
-    return c->ring ? APIR_VIRGL_DISPATCH_OK : APIR_VIRGL_DISPATCH_NO_RING;
+    c->ring = apir_virgl_ring_start(c->session, &c->lock, hold, ref[1]);
+    if (!c->ring) {
+        apir_platform_mapping_release(hold, ref[1]);
+        return APIR_VIRGL_DISPATCH_NO_RING;
+    }
+    c->ring_hold = hold;
+    c->ring_size = ref[1];
+    return APIR_VIRGL_DISPATCH_OK;
 }
 
 uint32_t apir_backend_dispatcher(uint32_t ctx_id, struct apir_virgl_callbacks *cbs,

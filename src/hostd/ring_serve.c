@@ -3,8 +3,8 @@
 #include "conn.h"
 
 #include "../proto/codec.h"
-#include "../sock/fdio.h"
 #include "../proto/wire.h"
+#include "../sock/fdio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,10 +81,11 @@ int apir_hostd_ring_attach(struct apir_hostd_conn *hc, const uint8_t *payload, u
     uint32_t size = apir_read_u32(&r);
     int fd = hc->passed_fd;
     hc->passed_fd = -1;
-    if (!apir_reader_done(&r)) {
+    if (!apir_reader_done(&r) || !apir_session_greeted(hc->session)) {
         if (fd >= 0)
             close(fd);
-        return APIR_E_DECODE;
+        /* Like every command but HELLO, the ring comes after the handshake. */
+        return apir_reader_done(&r) ? APIR_E_VERSION : APIR_E_DECODE;
     }
     if (hc->ring_running || size > (64u << 20)) {
         if (fd >= 0)

@@ -28,3 +28,31 @@ bool apir_platform_mapping_covers(const void *ptr, uint64_t size)
 void apir_platform_thread_narrow_timer_slack(void)
 {
 }
+
+/* mach_vm_remap without copy maps the same memory object a second time, holding its own
+ * reference: virglrenderer's munmap of the blob leaves this mapping whole. The region must
+ * be the one that starts at ptr and spans size bytes, as on Linux. */
+void *apir_platform_mapping_hold(const void *ptr, uint64_t size)
+{
+    if (size == 0 || !apir_platform_mapping_covers(ptr, size))
+        return NULL;
+    mach_vm_address_t hold = 0;
+    vm_prot_t cur = VM_PROT_NONE, max = VM_PROT_NONE;
+    kern_return_t kr = mach_vm_remap(
+        mach_task_self(), &hold, (mach_vm_size_t)size, 0, VM_FLAGS_ANYWHERE, mach_task_self(),
+        (mach_vm_address_t)(uintptr_t)ptr, FALSE, &cur, &max, VM_INHERIT_NONE);
+    if (kr != KERN_SUCCESS)
+        return NULL;
+    if ((cur & (VM_PROT_READ | VM_PROT_WRITE)) != (VM_PROT_READ | VM_PROT_WRITE)) {
+        mach_vm_deallocate(mach_task_self(), hold, (mach_vm_size_t)size);
+        return NULL;
+    }
+    return (void *)(uintptr_t)hold;
+}
+
+void apir_platform_mapping_release(void *hold, uint64_t size)
+{
+    if (hold)
+        mach_vm_deallocate(mach_task_self(), (mach_vm_address_t)(uintptr_t)hold,
+                           (mach_vm_size_t)size);
+}

@@ -11,3 +11,14 @@ bool apir_platform_mapping_covers(const void *ptr, uint64_t size)
 void apir_platform_thread_narrow_timer_slack(void)
 {
 }
+
+void *apir_platform_mapping_hold(const void *ptr, uint64_t size)
+{
+    (void)ptr, (void)size;
+    return 0;
+}
+
+void apir_platform_mapping_release(void *hold, uint64_t size)
+{
+    (void)hold, (void)size;
+}

@@ -161,6 +161,16 @@ static bool hostile_setup_region(struct hostile_link *l, struct hostile_ctx *c)
     if (hostile_send(l, &r) != APIR_OK)
         return false;
     c->rbuf = apir_read_u64(&r);
+    /* A second buffer over the same region bytes, from HOSTILE_RBUF2_OFF on. */
+    hostile_begin(&hw, APIR_CMD_BUFFER_FROM_REGION);
+    apir_write_u64(&hw, c->dev);
+    apir_write_u32(&hw, c->region);
+    apir_write_u64(&hw, HOSTILE_RBUF2_OFF);
+    apir_write_u64(&hw, HOSTILE_RBUF_SIZE);
+    hostile_end(&hw);
+    if (hostile_send(l, &r) != APIR_OK)
+        return false;
+    c->rbuf2 = apir_read_u64(&r);
     return true;
 }
 
@@ -299,8 +309,8 @@ static const char *hostile_strike(struct hostile_link *l, const struct hostile_c
     return why;
 }
 
-static const struct hostile_entry *const hostile_tables[] = {hostile_framing, hostile_data,
-                                                             hostile_handles, hostile_ops, NULL};
+static const struct hostile_entry *const hostile_tables[] = {
+    hostile_framing, hostile_data, hostile_handles, hostile_ops, hostile_overlap, NULL};
 
 /* One entry: strike, then check the session (or a fresh one) still serves. */
 static bool hostile_run_one(struct hostile_link *l, struct hostile_ctx *c,

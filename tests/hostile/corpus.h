@@ -47,7 +47,8 @@ struct hostile_ctx {
     uint64_t freed_buf;    /* a buffer handle already freed */
     uint64_t freed_stream; /* a stream handle already freed */
     uint64_t other_buf;    /* a live buffer of another session */
-    uint64_t rbuf;         /* a buffer inside the region */
+    uint64_t rbuf;         /* a buffer inside the region, at its start */
+    uint64_t rbuf2;        /* another, over the same bytes from HOSTILE_RBUF2_OFF on */
     uint32_t region;       /* an attached region of HOSTILE_REGION_SIZE bytes */
     uint64_t quota;
 };
@@ -56,6 +57,7 @@ struct hostile_ctx {
 #define HOSTILE_REGION_ID 7u
 #define HOSTILE_REGION_SIZE (1u << 20)
 #define HOSTILE_RBUF_SIZE (64u << 10)
+#define HOSTILE_RBUF2_OFF 4096u
 /* The follow-up's tensors, at the end of buf: entries lay theirs out from offset 0. */
 #define HOSTILE_FOLLOW_OFF (HOSTILE_BUF_SIZE - 3 * 256)
 
@@ -78,6 +80,7 @@ extern const struct hostile_entry hostile_framing[];
 extern const struct hostile_entry hostile_data[];
 extern const struct hostile_entry hostile_handles[];
 extern const struct hostile_entry hostile_ops[];
+extern const struct hostile_entry hostile_overlap[];
 
 /* Runs every entry on l (other: a second session, for foreign handles); prints `ok NAME` or
  * `FAIL NAME: why` per entry and a summary. Returns 0 when all passed and there were at

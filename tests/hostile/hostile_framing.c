@@ -122,11 +122,23 @@ static void unknown_cmd_max(struct apir_writer *w, const struct hostile_ctx *c, 
     unknown_cmd(w, v ? APIR_CMD_DEVICE_INFO : 0xffff);
 }
 
+/* Mid-session every HELLO is refused: the major mismatch, and (once per session) the right
+ * major asking for features again. */
 static void hello_major_mismatch(struct apir_writer *w, const struct hostile_ctx *c, int v)
 {
-    (void)c;
+    (void)c, (void)v;
     hostile_begin(w, APIR_CMD_HELLO);
-    apir_write_u32(w, APIR_PROTO_MAJOR + (v ? 0 : 1));
+    apir_write_u32(w, APIR_PROTO_MAJOR + 1);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE);
+    hostile_end(w);
+}
+
+static void hello_again(struct apir_writer *w, const struct hostile_ctx *c, int v)
+{
+    (void)c, (void)v;
+    hostile_begin(w, APIR_CMD_HELLO);
+    apir_write_u32(w, APIR_PROTO_MAJOR);
     apir_write_u32(w, APIR_PROTO_MINOR);
     apir_write_u64(w, APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE);
     hostile_end(w);
@@ -429,7 +441,8 @@ const struct hostile_entry hostile_framing[] = {
     T(unknown_cmd_zero, "command", .twin = true),
     T(unknown_cmd_past_table, "command", .twin = true),
     T(unknown_cmd_max, "command", .twin = true),
-    T(hello_major_mismatch, "command", .twin = true),
+    T(hello_major_mismatch, "command"),
+    T(hello_again, "command"),
     T(device_index_past_count, "command", .twin = true),
     T(device_index_max, "command", .twin = true),
     T(ring_attach_without_memory, "command"),

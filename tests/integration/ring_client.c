@@ -1,14 +1,14 @@
 /* The shared-memory ring of apir-hostd's socket transport, driven by a client that lays out
  * the ring itself (src/shm/ring.h) and speaks the real protocol through it: refused attaches
- * (unsealed, too small, a second ring), calls through the ring, a reply too large for the
- * reply area that must arrive on the socket instead, and finally a request length beyond the
+ * (before HELLO, unsealed, too small, a second ring), calls through the ring, a reply too large for
+ * the reply area that must arrive on the socket instead, and finally a request length beyond the
  * area, after which the host must end the connection rather than read past it.
  * Prints "ring_client: N passed, M failed"; exits 1 on any failure. */
 #include "check.h"
 #include "proto/codec.h"
-#include "sock/fdio.h"
 #include "proto/wire.h"
 #include "shm/ring.h"
+#include "sock/fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,6 +153,13 @@ int main(int argc, char **argv)
     apir_writer_init(&req, 4 << 20);
     apir_writer_init(&rep, 4 << 20);
     const size_t size = APIR_RING_DEFAULT_SIZE;
+    /* Before HELLO a ring is refused as every other command is. */
+    CHECK(attach((uint32_t)size, memfd(size, F_SEAL_SHRINK)) == APIR_E_VERSION);
+    struct apir_writer *w = begin();
+    apir_write_u32(w, APIR_PROTO_MAJOR);
+    apir_write_u32(w, APIR_PROTO_MINOR);
+    apir_write_u64(w, 0);
+    CHECK(call_socket(APIR_CMD_HELLO, -1) == APIR_OK);
     CHECK(attach((uint32_t)size, memfd(size, 0)) == APIR_E_INVALID);             /* unsealed */
     CHECK(attach((uint32_t)size, memfd(4096, F_SEAL_SHRINK)) == APIR_E_INVALID); /* short */
     int fd = memfd(size, F_SEAL_SHRINK);
@@ -163,11 +170,11 @@ int main(int argc, char **argv)
     CHECK(attach((uint32_t)size, memfd(size, F_SEAL_SHRINK)) == APIR_E_INVALID); /* a second */
 
     bool on_socket;
-    struct apir_writer *w = begin();
+    w = begin();
     apir_write_u32(w, APIR_PROTO_MAJOR);
     apir_write_u32(w, APIR_PROTO_MINOR);
     apir_write_u64(w, 0);
-    CHECK(call_ring(APIR_CMD_HELLO, 0, &on_socket) == APIR_OK && !on_socket);
+    CHECK(call_ring(APIR_CMD_HELLO, 0, &on_socket) == APIR_E_INVALID); /* one per session */
     apir_write_u32(begin(), 0);
     CHECK(call_ring(APIR_CMD_DEVICE_INFO, 0, &on_socket) == APIR_OK && !on_socket);
     apir_read_u64(&r);

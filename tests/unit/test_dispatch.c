@@ -17,6 +17,8 @@ static void test_framing(struct apir_session *s)
     CHECK(hello(s, APIR_PROTO_MAJOR + 1) == APIR_E_VERSION);
     CHECK(hello(s, APIR_PROTO_MAJOR) == APIR_OK);
     CHECK(apir_read_u32(&rep) == APIR_PROTO_MAJOR);
+    /* One HELLO per session: a second one is refused and changes nothing. */
+    CHECK(hello_features(s, APIR_FEAT_GRAPH_CACHE) == APIR_E_INVALID);
     msg_begin();
     CHECK(msg_send(s, 999) == APIR_E_UNKNOWN_CMD);
     CHECK(msg_send((msg_begin(), s), 0) == APIR_E_UNKNOWN_CMD);
@@ -352,6 +354,23 @@ static void test_foreign_and_quota(struct apir_host *host)
     apir_session_destroy(s2);
 }
 
+/* Features come with a minor version: a guest saying minor 0 is granted none of minor 1's,
+ * whatever bits it sent; the same bits from a minor-1 guest are granted. */
+static void test_minor_features(struct apir_host *host)
+{
+    for (uint32_t minor = 0; minor <= 1; minor++) {
+        struct apir_session *s = apir_session_create(host);
+        struct apir_writer *w = msg_begin();
+        apir_write_u32(w, APIR_PROTO_MAJOR);
+        apir_write_u32(w, minor);
+        apir_write_u64(w, APIR_FEAT_GRAPH_CACHE);
+        CHECK(msg_send(s, APIR_CMD_HELLO) == APIR_OK);
+        apir_read_u32(&rep), apir_read_u32(&rep);
+        CHECK(apir_read_u64(&rep) == (minor ? APIR_FEAT_GRAPH_CACHE : 0));
+        apir_session_destroy(s);
+    }
+}
+
 /* The framing-free entry (what the virglrenderer dispatcher and rings call): replies go into
  * the caller's window and never past it. */
 static void test_execute(struct apir_host *host)
@@ -495,6 +514,7 @@ int main(void)
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     test_execute(host);
+    test_minor_features(host);
     test_tags_after_fork(host);
     test_default_quota();
     apir_writer_free(&req);
