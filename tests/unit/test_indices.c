@@ -334,6 +334,30 @@ static void test_consumer_over_own_ids(void)
     CHECK(get_f32(sess, past, 2) == -7.0f && get_f32(sess, past, 3) == -7.0f); /* row 9 */
 }
 
+/* GET_ROWS_BACK's kernel reads its ids as a dense int32 array whatever their strides: ids of 3
+ * elements with nb0 = 0 are checked as the first element three times, while the kernel would
+ * read the two after it (here 1 << 20: a write 8 MiB past the result). The kernel must read
+ * the three values that were checked. */
+static void test_ids_read_densely(void)
+{
+    struct apir_wire_tensor t[3] = {
+        typed(GGML_TYPE_F32, 4, 256, 2, 3, 1), /* grad rows */
+        typed(GGML_TYPE_I32, 0, 128, 3, 1, 1), /* ids: nb0 = 0 */
+        typed(GGML_TYPE_F32, 4, 512, 2, 8, 1), /* result: rows 0..7 */
+    };
+    t[1].nb[1] = t[1].nb[2] = t[1].nb[3] = 12;
+    t[2] = node3(t[2], GGML_OP_GET_ROWS_BACK, 0, 1, -1);
+    float grad[6] = {1, 2, 3, 4, 5, 6};
+    int32_t bytes[3] = {0, 1 << 20, 5};
+    struct apir_wire_tensor dense = typed(GGML_TYPE_I32, 4, 128, 3, 1, 1);
+    CHECK(set_f32(&t[0], grad, 6) == APIR_OK);
+    CHECK(set_i32(&dense, bytes, 3) == APIR_OK);
+    const int32_t node = 2;
+    CHECK(graph_compute(sess, stream, t, 3, &node, 1) == APIR_OK && apir_read_u32(&rep) == 0);
+    CHECK(get_f32(sess, t[2], 0) == 9.0f && get_f32(sess, t[2], 1) == 12.0f); /* 3 rows in 0 */
+    CHECK(get_f32(sess, t[2], 10) == 0.0f);                                   /* row 5 */
+}
+
 int main(void)
 {
     char err[256];
@@ -360,6 +384,7 @@ int main(void)
     test_adamw_rewrites_ids();
     test_odd_stride_writer();
     test_consumer_over_own_ids();
+    test_ids_read_densely();
     apir_session_destroy(sess);
     apir_writer_free(&req);
     apir_host_destroy(host);
