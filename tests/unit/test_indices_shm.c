@@ -165,30 +165,32 @@ static void spin_us(long us)
     while ((t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
 }
 
-/* A guest thread flipping the expert id between 1 (in range) and 2 (past the experts), each
- * held for about 100 us: the check sees either, and so does a kernel a millisecond later. */
+/* A guest thread flipping the expert id between 1 (in range, held about 200 us) and 2 (past
+ * the experts, about 50 us): the check sees either, and so does a kernel a little later. */
 static void *flip(void *arg)
 {
     struct flipper *f = arg;
     for (int32_t v = 1; !__atomic_load_n(&f->stop, __ATOMIC_RELAXED); v = 3 - v) {
         __atomic_store_n(f->id, v, __ATOMIC_RELAXED);
-        spin_us(100);
+        spin_us(v == 1 ? 200 : 50);
     }
     return NULL;
 }
 
-/* The race itself: the id is rewritten while GRAPH_RECOMPUTE runs, a MUL_MAT of about a
- * millisecond between the check and MUL_MAT_ID. Every run is either refused (2 was checked)
- * or computed with expert 1: never with an id nobody checked (ggml-cpu skips an expert past
- * n_as, after writing its row count past its work slice: the result keeps its sentinel). */
+/* The race itself: the id is rewritten while GRAPH_RECOMPUTE runs, a MUL_MAT (8 M
+ * multiply-adds) between the check and MUL_MAT_ID. Not deterministic (test_region_alias is): every
+ * run is either refused (2 was checked) or computed with expert 1: never with an id nobody checked
+ * (ggml-cpu skips an expert past n_as, after writing its row count past its work slice: the result
+ * keeps its sentinel). */
 static void test_region_race(uint64_t r3)
 {
     struct apir_wire_tensor t[7];
     expert_operands(&t[0], &t[1]);
     t[2] = wt(GGML_TYPE_I32, r3, 0, 1, 1, 1);
     t[3] = wt(GGML_TYPE_F32, buf, 4096, 256, 256, 1); /* a: 256 x 256 */
-    t[4] = wt(GGML_TYPE_F32, buf, 4096 + (256u << 10), 256, 16, 1);
-    t[5] = node(wt(GGML_TYPE_F32, buf, 4096 + (272u << 10), 256, 16, 1), GGML_OP_MUL_MAT, 3, 4, -1);
+    t[4] = wt(GGML_TYPE_F32, buf, 4096 + (256u << 10), 256, 128, 1);
+    t[5] =
+        node(wt(GGML_TYPE_F32, buf, 4096 + (384u << 10), 256, 128, 1), GGML_OP_MUL_MAT, 3, 4, -1);
     t[6] = node(wt(GGML_TYPE_F32, buf, 1024, 3, 1, 1), GGML_OP_MUL_MAT_ID, 0, 1, 2);
     guest_write_i32(3, 0, 1);
     const int32_t nodes[2] = {5, 6};
