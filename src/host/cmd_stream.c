@@ -22,6 +22,8 @@ void apir_host_stream_destroy(struct apir_host_stream *hs)
      * holding it goes (an abort): finish first. */
     ggml_backend_synchronize(hs->be);
     apir_stream_drop_cache(hs);
+    if (hs->index_buf)
+        ggml_backend_buffer_free(hs->index_buf);
     apir_arena_free(&hs->arena);
     ggml_backend_free(hs->be);
     free(hs);
@@ -67,7 +69,7 @@ enum apir_status apir_cmd_stream_free(struct apir_session *s, struct apir_reader
     struct apir_host_stream *hs = apir_handles_remove(&s->handles, h, APIR_OBJ_STREAM);
     if (!hs)
         return APIR_E_HANDLE;
-    s->bytes_used -= hs->work_bytes;
+    s->bytes_used -= hs->work_bytes + hs->index_bytes;
     apir_host_stream_destroy(hs);
     return APIR_OK;
 }
@@ -114,7 +116,7 @@ static bool apir_graph_buffers_usable(ggml_backend_t be, const struct apir_built
 }
 
 /* Runs the cached graph, its work buffer charged first (workbuf.c) and its index tensors
- * checked on the way (indexplan.c). */
+ * copied and checked on the way (indexplan.c). */
 static enum apir_status apir_stream_run(struct apir_session *s, struct apir_host_stream *hs,
                                         struct apir_writer *w)
 {
@@ -154,7 +156,10 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
         apir_graph_link_nodes(&b, &g);
         st = apir_index_plan_build(b.graph, &plan);
     }
+    if (st == APIR_OK)
+        st = apir_index_plan_bind(s, hs, &plan);
     if (st != APIR_OK) {
+        apir_index_plan_free(&plan);
         apir_graph_release(&b);
         apir_wire_graph_free(&g);
         return st;

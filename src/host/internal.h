@@ -61,18 +61,27 @@ struct apir_built_graph {
     struct ggml_cgraph *graph;
 };
 
-/* indexplan.c: where a graph's index tensors are checked (after their writers ran, before
- * their readers run), kept with the built graph. */
+/* indexplan.c: where a graph's index tensors are copied and checked (after their writers
+ * ran, before their readers run), kept with the built graph. Each consumer reads a private
+ * dense copy of its indices, made and checked at the check. */
 struct apir_index_check {
-    int32_t pos; /* checked before node pos runs */
-    const struct ggml_tensor *t;
+    int32_t pos;                 /* copied and checked before node pos runs */
+    const struct ggml_tensor *t; /* the indices as the graph names them */
+    struct ggml_tensor *node;    /* the consumer: its src[slot] is the copy once bound */
+    int32_t slot;
     int64_t limit; /* every value in [0, limit) */
 };
 struct apir_index_plan {
     struct apir_index_check *checks;
+    struct ggml_tensor *copies; /* one per check, in the stream's index buffer */
     uint32_t n, cap;
 };
+struct apir_host_stream;
 enum apir_status apir_index_plan_build(struct ggml_cgraph *g, struct apir_index_plan *p);
+/* Places the copies in hs's index buffer (grown and charged to s as needed) and points each
+ * consumer at its copy. */
+enum apir_status apir_index_plan_bind(struct apir_session *s, struct apir_host_stream *hs,
+                                      struct apir_index_plan *p);
 void apir_index_plan_free(struct apir_index_plan *p);
 /* Computes g in the plan's segments; APIR_E_INVALID (the graph partly computed) when an index
  * is out of range, else APIR_OK with the backend's status in *gs. */
@@ -98,6 +107,10 @@ struct apir_host_stream {
     int n_threads;
     int work_threads;
     uint64_t work_bytes;
+    /* The private copies of index tensors (indexplan.c), in the device's default buffer type:
+     * grown to the largest plan, charged to the session like the work buffer. */
+    ggml_backend_buffer_t index_buf;
+    uint64_t index_bytes;
 };
 void apir_host_stream_destroy(struct apir_host_stream *hs);
 

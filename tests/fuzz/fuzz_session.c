@@ -63,6 +63,92 @@ void fuzz_session_patch(uint8_t *p, size_t n)
     }
 }
 
+static struct apir_wire_tensor seed_tensor(uint32_t type, uint64_t off, int64_t n0, int64_t n1,
+                                           int64_t n2, uint32_t op, int32_t s0, int32_t s1,
+                                           int32_t s2)
+{
+    struct apir_wire_tensor t;
+    apir_wire_tensor_clear(&t);
+    t.type = type;
+    t.ne[0] = n0, t.ne[1] = n1, t.ne[2] = n2, t.ne[3] = 1;
+    t.nb[0] = ggml_type_size((enum ggml_type)type);
+    t.nb[1] = t.nb[0] * (uint64_t)n0, t.nb[2] = t.nb[1] * (uint64_t)n1;
+    t.nb[3] = t.nb[2] * (uint64_t)n2;
+    t.buffer = FUZZ_H_BUF;
+    t.offset = off;
+    t.op = op;
+    t.src[0] = s0, t.src[1] = s1, t.src[2] = s2;
+    t.flags = op ? GGML_TENSOR_FLAG_COMPUTE : 0;
+    return t;
+}
+
+/* GRAPH_COMPUTE of t[0..n), every tensor with an op a node, in table order. */
+static void seed_graph(fuzz_seed_fn seed, void *user, const char *name, struct apir_writer *w,
+                       const struct apir_wire_tensor *t, uint32_t n)
+{
+    apir_writer_reset(w);
+    apir_write_u64(w, FUZZ_H_STREAM);
+    apir_write_u32(w, n);
+    uint32_t nodes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        apir_wire_tensor_encode(w, &t[i]);
+        nodes += t[i].op != GGML_OP_NONE;
+    }
+    apir_write_u32(w, nodes);
+    for (uint32_t i = 0; i < n; i++)
+        if (t[i].op != GGML_OP_NONE)
+            apir_write_i32(w, (int32_t)i);
+    seed(user, name, APIR_CMD_GRAPH_COMPUTE, w);
+}
+
+/* Graphs whose index operands a node writes first, other than through its own tensor (the
+ * optimizer steps, a block row with nb0 = 0), through a view (CPY), or the consumer itself
+ * (GET_ROWS_BACK over its ids): the index plan's writer rule and private copies. */
+static void fuzz_seeds_index_writers(fuzz_seed_fn seed, void *user, struct apir_writer *w)
+{
+    const uint32_t F = GGML_TYPE_F32, I = GGML_TYPE_I32, N = GGML_OP_NONE;
+    struct apir_wire_tensor sgd[7] = {
+        seed_tensor(F, 0, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 64, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 128, 2, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 1024, 4, 1, 1, GGML_OP_OPT_STEP_SGD, 0, 1, 2),
+        seed_tensor(I, 0, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 256, 2, 4, 1, N, -1, -1, -1),
+        seed_tensor(F, 512, 2, 8, 1, GGML_OP_GET_ROWS_BACK, 5, 4, -1),
+    };
+    seed_graph(seed, user, "graph_sgd_get_rows_back", w, sgd, 7);
+    struct apir_wire_tensor adamw[10] = {
+        seed_tensor(F, 0, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 64, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 128, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 192, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 256, 7, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 1024, 4, 1, 1, GGML_OP_OPT_STEP_ADAMW, 0, 1, 2),
+        seed_tensor(I, 192, 1, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 1536, 4, 3, 2, N, -1, -1, -1),
+        seed_tensor(F, 1664, 4, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 1792, 3, 1, 1, GGML_OP_MUL_MAT_ID, 7, 8, 6),
+    };
+    adamw[5].src[3] = 3, adamw[5].src[4] = 4;
+    seed_graph(seed, user, "graph_adamw_mul_mat_id", w, adamw, 10);
+    struct apir_wire_tensor q8[7] = {
+        seed_tensor(F, 0, 32, 1, 1, N, -1, -1, -1),
+        seed_tensor(GGML_TYPE_Q8_0, 256, 32, 1, 1, N, -1, -1, -1),
+        seed_tensor(GGML_TYPE_Q8_0, 256, 32, 1, 1, GGML_OP_CPY, 0, 1, -1),
+        seed_tensor(I, 260, 1, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 1536, 4, 8, 1, N, -1, -1, -1),
+        seed_tensor(F, 1792, 4, 1, 1, GGML_OP_GET_ROWS, 4, 3, -1),
+    };
+    q8[1].nb[0] = q8[2].nb[0] = 0;
+    seed_graph(seed, user, "graph_cpy_q8_get_rows", w, q8, 6);
+    struct apir_wire_tensor self[3] = {
+        seed_tensor(F, 256, 2, 3, 1, N, -1, -1, -1),
+        seed_tensor(I, 0, 3, 1, 1, N, -1, -1, -1),
+        seed_tensor(F, 0, 2, 8, 1, GGML_OP_GET_ROWS_BACK, 0, 1, -1),
+    };
+    seed_graph(seed, user, "graph_get_rows_back_over_ids", w, self, 3);
+}
+
 void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
 {
     struct apir_writer w;
@@ -73,6 +159,11 @@ void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
     apir_write_u64(&w, FUZZ_H_BUFT);
     apir_write_u64(&w, 4096);
     seed(user, "buffer_alloc", APIR_CMD_BUFFER_ALLOC, &w);
+    /* The session persists across inputs: a cleared buffer makes the graphs' ids legal. */
+    apir_writer_reset(&w);
+    apir_write_u64(&w, FUZZ_H_BUF);
+    apir_write_u32(&w, 0);
+    seed(user, "buffer_clear", APIR_CMD_BUFFER_CLEAR, &w);
     struct apir_wire_tensor t[3];
     for (int i = 0; i < 3; i++) {
         apir_wire_tensor_clear(&t[i]);
@@ -104,5 +195,6 @@ void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
     float v[16] = {1, 2, 3};
     apir_write_blob(&w, v, sizeof v);
     seed(user, "tensor_set", APIR_CMD_TENSOR_SET, &w);
+    fuzz_seeds_index_writers(seed, user, &w);
     apir_writer_free(&w);
 }
