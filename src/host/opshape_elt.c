@@ -190,13 +190,15 @@ bool apir_opshape_rms_norm_back(const struct apir_opshape *o)
 }
 
 /* group_norm divides the channels (ne2, as an int) by n_groups: 0 is SIGFPE, and a sum that
- * overflows int gives negative channel indices. */
+ * overflows int gives negative channel indices. It loops over every group (ne3 steps each),
+ * the empty ones past the channels too: their number is bounded like any loop count. */
 bool apir_opshape_group_norm(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0];
     int32_t groups = apir_opshape_i32(t, 0);
     return a && apir_opshape_like(t, a) && a->type == GGML_TYPE_F32 && a->nb[0] == sizeof(float) &&
-           groups >= 1 && a->ne[2] + groups - 1 <= INT32_MAX;
+           groups >= 1 && a->ne[2] + groups - 1 <= INT32_MAX &&
+           apir_opshape_work_ok(groups, a->ne[3], apir_opshape_nel(a));
 }
 
 bool apir_opshape_scale(const struct apir_opshape *o)
