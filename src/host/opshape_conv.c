@@ -156,8 +156,8 @@ static bool apir_opshape_conv_patch(const apir_wt *a, int64_t taps, int64_t oc)
 
 /* ggml_conv_2d_direct(a = [KW, KH, IC, OC], b = [W, H, IC, N]): result of b's type
  * [OW, OH, OC, N]. The kernel reads b and writes dst as floats, and asserts an F16/F32
- * contiguous kernel (a strided one is what the CPU reports unsupported) and a patch that fits
- * its work buffer. */
+ * contiguous kernel and a patch that fits its work buffer: a query may describe the others
+ * (the CPU answers a strided kernel unsupported itself). */
 bool apir_opshape_conv_2d(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1];
@@ -171,10 +171,12 @@ bool apir_opshape_conv_2d(const struct apir_opshape *o)
         return false;
     int64_t taps;
     if (!apir_opshape_ne_is(t, ow, oh, a->ne[3], b->ne[3]) ||
-        !(a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16) || !apir_opshape_contig(a, 0) ||
-        !apir_opshape_mul(a->ne[0], a->ne[1], &taps) || !apir_opshape_mul(taps, a->ne[2], &taps))
+        !(a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16))
         return false;
-    return apir_opshape_query_only(t) || apir_opshape_conv_patch(a, taps, a->ne[3]);
+    if (apir_opshape_query_only(t))
+        return true;
+    return apir_opshape_contig(a, 0) && apir_opshape_mul(a->ne[0], a->ne[1], &taps) &&
+           apir_opshape_mul(taps, a->ne[2], &taps) && apir_opshape_conv_patch(a, taps, a->ne[3]);
 }
 
 /* ggml_conv_3d_direct: a = [KW, KH, KD, c*oc], b = [W, H, D, c*n] (c, n, oc in params 9..11),
