@@ -186,6 +186,30 @@ static void get_rows_back_i32_grad(struct apir_writer *w, const struct hostile_c
     send(w, &l);
 }
 
+/* ADD and ADD1 of quantized rows dequantize them: Q8_K has no dequantizer (ADD and ADD1 abort
+ * on it), Q8_1 none either (ADD aborts, ADD1 calls a NULL function pointer). */
+static void add_quant(struct apir_writer *w, const struct hostile_ctx *c, uint32_t op,
+                      uint32_t type)
+{
+    struct lay l = {.c = c};
+    int64_t n = type == GGML_TYPE_Q8_K ? 256 : 32;
+    int32_t a = add(&l, type, n, 2, 1, 1);
+    int32_t b = op == GGML_OP_ADD1 ? add(&l, GGML_TYPE_F32, 1, 1, 1, 1)
+                                   : add(&l, GGML_TYPE_F32, n, 2, 1, 1);
+    node(&l, op, type, n, 2, 1, 1, a, b, -1);
+    send(w, &l);
+}
+
+static void add_q8_k_rows(struct apir_writer *w, const struct hostile_ctx *c, int v)
+{
+    add_quant(w, c, GGML_OP_ADD, v ? GGML_TYPE_Q8_0 : GGML_TYPE_Q8_K);
+}
+
+static void add1_q8_1_rows(struct apir_writer *w, const struct hostile_ctx *c, int v)
+{
+    add_quant(w, c, GGML_OP_ADD1, v ? GGML_TYPE_Q8_0 : GGML_TYPE_Q8_1);
+}
+
 #define T(n, k)                                                                                    \
     {                                                                                              \
         .name = #n, .klass = k, .build = n, .twin = true                                           \
@@ -197,5 +221,6 @@ const struct hostile_entry hostile_kernels[] = {
     T(group_norm_many_groups, "kernel loop"),  T(soft_max_back_max_bias, "kernel abort"),
     T(mul_mat_q4_0_by_f16, "kernel abort"),    T(mul_mat_hadamard_not_pow2, "kernel abort"),
     T(conv_2d_strided_kernel, "kernel abort"), T(out_prod_f16_broadcast, "kernel abort"),
-    T(get_rows_back_i32_grad, "kernel abort"), {0},
+    T(get_rows_back_i32_grad, "kernel abort"), T(add_q8_k_rows, "kernel abort"),
+    T(add1_q8_1_rows, "kernel abort"),         {0},
 };

@@ -287,6 +287,42 @@ static void test_type_aborts(void)
     CHECK(ok(&g));
 }
 
+static void test_add_quant(void)
+{
+    /* ADD and ADD1 of a quantized src0 dequantize its rows: Q8_1 and Q8_K cannot be (ADD
+     * aborts on both, ADD1 aborts on Q8_K and calls a NULL dequantizer for Q8_1). */
+    const uint32_t q[3] = {GGML_TYPE_Q8_0, GGML_TYPE_Q8_1, GGML_TYPE_Q8_K};
+    for (int i = 0; i < 3; i++) {
+        int64_t n = q[i] == GGML_TYPE_Q8_K ? 256 : 32;
+        struct tb s = {.n = 0};
+        int32_t x = add(&s, q[i], n, 2, 1, 1), y = add(&s, GGML_TYPE_F32, n, 2, 1, 1);
+        struct apir_wire_tensor *d = node(&s, GGML_OP_ADD, q[i], n, 2, 1, 1, x, y, -1);
+        CHECK(ok(&s) == (i == 0));
+        d->buffer = 0; /* a query may describe it: the CPU answers supported */
+        CHECK(ok(&s));
+        y = add(&s, GGML_TYPE_F32, 1, 1, 1, 1);
+        d = node(&s, GGML_OP_ADD1, q[i], n, 2, 1, 1, x, y, -1);
+        CHECK(ok(&s) == (i == 0));
+    }
+    /* add_q_f32 and add1_q_f32 assert dst strides in order, add_q_f32 a dense F32 src1, and
+     * ADD_ID dense F32 elements everywhere. */
+    struct tb s = {.n = 0};
+    int32_t x = add(&s, GGML_TYPE_Q8_0, 32, 2, 1, 1), y = add(&s, GGML_TYPE_F32, 32, 2, 1, 1);
+    struct apir_wire_tensor *d = node(&s, GGML_OP_ADD, GGML_TYPE_Q8_0, 32, 2, 1, 1, x, y, -1);
+    CHECK(ok(&s));
+    d->nb[2] = d->nb[3] = 1; /* a single matrix: its nb2 is never used to step, but asserted */
+    CHECK(!ok(&s));
+    d->nb[2] = d->nb[3] = 68, s.t[y].nb[0] = 8, s.t[y].nb[1] = 256;
+    CHECK(!ok(&s));
+    struct tb m = {.n = 0};
+    x = add(&m, GGML_TYPE_F32, 8, 2, 3, 1), y = add(&m, GGML_TYPE_F32, 8, 4, 1, 1);
+    int32_t ids = add(&m, GGML_TYPE_I32, 2, 3, 1, 1);
+    node(&m, GGML_OP_ADD_ID, GGML_TYPE_F32, 8, 2, 3, 1, x, y, ids);
+    CHECK(ok(&m));
+    m.t[y].nb[0] = 8, m.t[y].nb[1] = 64; /* every other float of a 16-float row */
+    CHECK(!ok(&m));
+}
+
 static void test_upscale_antialias(void)
 {
     struct tb b = {.n = 0};
@@ -315,6 +351,7 @@ int main(void)
     test_mul_mat_types();
     test_conv_kernels();
     test_type_aborts();
+    test_add_quant();
     test_upscale_antialias();
     return apir_check_summary("opshape_kernels");
 }
