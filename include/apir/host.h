@@ -63,6 +63,12 @@ bool apir_session_greeted(const struct apir_session *s);
  * guest a line is about. Default "apir-host: session". APIR_LOG filters the lines. */
 void apir_session_set_label(struct apir_session *s, const char *label);
 
+/* How many objects the guest holds in the session: buffers, streams and shared regions (the
+ * device and buffer-type handles every session gets are not counted). A transport may end a
+ * session that holds nothing and sends nothing for a while (apir-hostd's --idle-timeout):
+ * ending it loses the guest nothing it made. */
+size_t apir_session_held_objects(const struct apir_session *s);
+
 /* Shared regions (APIR_FEAT_REGIONS): memory the guest maps too. The library never sees how
  * the memory arrives; the transport maps it when a REGION_ATTACH request names it, through
  * these callbacks (apir-hostd: the sealed memfd passed with the request; virglrenderer: the

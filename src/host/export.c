@@ -17,6 +17,7 @@ __attribute__((used)) static const apir_export_fn apir_host_exports[] = {
     (apir_export_fn)apir_session_destroy,
     (apir_export_fn)apir_session_dispatch,
     (apir_export_fn)apir_session_set_region_ops,
+    (apir_export_fn)apir_session_held_objects,
     (apir_export_fn)apir_session_execute,
     /* virglrenderer's APIR context (src/host/virgl.c) */
     (apir_export_fn)apir_backend_initialize,

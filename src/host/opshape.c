@@ -68,6 +68,18 @@ bool apir_opshape_mul(int64_t a, int64_t b, int64_t *r)
     return a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, r);
 }
 
+bool apir_opshape_work_ok(int64_t items, int64_t steps, int64_t elements)
+{
+    int64_t work, budget;
+    if (items <= 0 || steps <= 0)
+        return true;
+    if (!apir_opshape_mul(items, steps, &work))
+        return false;
+    return !apir_opshape_mul(elements > 1 ? elements : 1, APIR_OPSHAPE_STEPS_PER_ELEMENT,
+                             &budget) ||
+           work <= budget;
+}
+
 bool apir_opshape_conv_out(int64_t in, int64_t k, int32_t s, int32_t p, int32_t d, int64_t *out)
 {
     int64_t span, v;

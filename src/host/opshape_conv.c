@@ -140,9 +140,24 @@ bool apir_opshape_col2im_1d(const struct apir_opshape *o)
            apir_opshape_contig(t, 0);
 }
 
+/* ggml-cpu's planner gives CONV_2D and CONV_3D this much work buffer (ops.h,
+ * GGML_IM2COL_WORK_SIZE); the kernels cut their patches to fit it and assert that at least one
+ * (a kernel column plus one output per channel) does. */
+#define APIR_OPSHAPE_CONV_WORK_BYTES (16u << 20)
+
+/* One patch of a direct convolution: `taps` kernel elements of a plus `oc` F32 outputs. */
+static bool apir_opshape_conv_patch(const apir_wt *a, int64_t taps, int64_t oc)
+{
+    int64_t bytes, out;
+    return apir_opshape_mul(taps, (int64_t)apir_opshape_ts(a), &bytes) &&
+           apir_opshape_mul(oc, (int64_t)sizeof(float), &out) &&
+           !__builtin_add_overflow(bytes, out, &bytes) && bytes <= APIR_OPSHAPE_CONV_WORK_BYTES;
+}
+
 /* ggml_conv_2d_direct(a = [KW, KH, IC, OC], b = [W, H, IC, N]): result of b's type
  * [OW, OH, OC, N]. The kernel reads b and writes dst as floats, and asserts an F16/F32
- * contiguous kernel (a strided one is what the CPU reports unsupported). */
+ * contiguous kernel and a patch that fits its work buffer: a query may describe the others
+ * (the CPU answers a strided kernel unsupported itself). */
 bool apir_opshape_conv_2d(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1];
@@ -154,12 +169,20 @@ bool apir_opshape_conv_2d(const struct apir_opshape *o)
         !apir_opshape_conv_out(b->ne[1], a->ne[1], apir_opshape_i32(t, 1), apir_opshape_i32(t, 3),
                                apir_opshape_i32(t, 5), &oh))
         return false;
-    return apir_opshape_ne_is(t, ow, oh, a->ne[3], b->ne[3]) &&
-           (a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16);
+    int64_t taps;
+    if (!apir_opshape_ne_is(t, ow, oh, a->ne[3], b->ne[3]) ||
+        !(a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16))
+        return false;
+    if (apir_opshape_query_only(t))
+        return true;
+    return apir_opshape_contig(a, 0) && apir_opshape_mul(a->ne[0], a->ne[1], &taps) &&
+           apir_opshape_mul(taps, a->ne[2], &taps) && apir_opshape_conv_patch(a, taps, a->ne[3]);
 }
 
 /* ggml_conv_3d_direct: a = [KW, KH, KD, c*oc], b = [W, H, D, c*n] (c, n, oc in params 9..11),
- * F32 result [OW, OH, OD, oc*n]; b read as floats. */
+ * F32 result [OW, OH, OD, oc*n]; b read as floats. The kernel asserts what CONV_2D's does (a
+ * contiguous kernel, a patch of KW*KH*KD*c taps and oc outputs in the work buffer), though the
+ * CPU reports every CONV_3D supported: a query may describe the others. */
 bool apir_opshape_conv_3d(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1];
@@ -173,8 +196,26 @@ bool apir_opshape_conv_3d(const struct apir_opshape *o)
             return false;
     }
     x = oc * n;
-    return t->type == GGML_TYPE_F32 && apir_opshape_ne_is(t, out[0], out[1], out[2], x) &&
-           b->type == GGML_TYPE_F32 && (a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16);
+    if (t->type != GGML_TYPE_F32 || !apir_opshape_ne_is(t, out[0], out[1], out[2], x) ||
+        b->type != GGML_TYPE_F32 || !(a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16))
+        return false;
+    if (apir_opshape_query_only(t))
+        return true;
+    int64_t taps;
+    return apir_opshape_contig(a, 0) && apir_opshape_mul(a->ne[0], a->ne[1], &taps) &&
+           apir_opshape_mul(taps, a->ne[2], &taps) && apir_opshape_mul(taps, c, &taps) &&
+           apir_opshape_conv_patch(a, taps, oc);
+}
+
+/* The two image layouts the depthwise kernel has code for: WHCN (contiguous) and CWHN
+ * (ggml_is_contiguous_channels: channels innermost, with a kernel laid out to match, which it
+ * asserts); any other layout aborts. A query may describe them (the CPU says supported). */
+static bool apir_opshape_conv_2d_dw_layout(const apir_wt *a, const apir_wt *b)
+{
+    if (apir_opshape_contig(b, 0))
+        return true;
+    return b->nb[0] > b->nb[2] && b->nb[1] > b->nb[0] && b->nb[2] == apir_opshape_ts(b) &&
+           a->nb[0] >= a->nb[2] && a->nb[1] >= a->nb[0];
 }
 
 /* ggml_conv_2d_dw_direct(a = [KW, KH, 1, C], b = [W, H, C, N]): result of b's type
@@ -193,7 +234,8 @@ bool apir_opshape_conv_2d_dw(const struct apir_opshape *o)
                                apir_opshape_i32(t, 5), &oh))
         return false;
     return apir_opshape_ne_is(t, ow, oh, b->ne[2], b->ne[3]) && apir_opshape_dense(a) &&
-           apir_opshape_dense(b) && apir_opshape_dense(t);
+           apir_opshape_dense(b) && apir_opshape_dense(t) &&
+           (apir_opshape_query_only(t) || apir_opshape_conv_2d_dw_layout(a, b));
 }
 
 /* ggml_conv_transpose_2d_p0(a = [KW, KH, Cout, Cin], b = [W, H, Cin, N], stride): F32
@@ -235,19 +277,54 @@ static bool apir_opshape_pool_types(const apir_wt *t, const apir_wt *a)
            (a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16);
 }
 
-/* ggml_pool_1d: [OW, a1, a2, a3]; the kernel walks the rows of a and dst as r * nb1. */
+/* One pooled dim as the kernels walk it, in int: window ox starts at ox * s - p and has k taps,
+ * for ox < out. ggml's size formula divides by s; AVG divides by the window size. */
+static bool apir_opshape_pool_dim(int64_t in, int64_t out, int32_t k, int32_t s, int32_t p)
+{
+    int64_t span;
+    if (k < 1 || s < 1 || in > INT32_MAX)
+        return false;
+    if (out <= 0)
+        return true;
+    return apir_opshape_mul(out - 1, s, &span) &&
+           !__builtin_add_overflow(span, (int64_t)k + (p < 0 ? -(int64_t)p : p), &span) &&
+           span <= INT32_MAX;
+}
+
+/* The 2-D kernels' windows over `in` for each element of `out` (POOL_2D: a into dst; the
+ * backward pass: over dst for each element of the gradient). Per element they step through all
+ * k1 window rows and, in each row inside the input, all k0 taps, skipping those outside one by
+ * one: a window of 2^31 over an 8x8 plane is billions of steps per output while the output
+ * shape stays that of a 2x2 window. The work is bounded by the tensors' elements
+ * (APIR_OPSHAPE_STEPS_PER_ELEMENT), which any pool ggml builds for a model stays far below. */
+static bool apir_opshape_pool_2d_params(const apir_wt *t, const apir_wt *in, const apir_wt *out,
+                                        int64_t elements)
+{
+    int32_t k0 = apir_opshape_i32(t, 1), k1 = apir_opshape_i32(t, 2);
+    int64_t ka, rows = in->ne[1] < k1 ? in->ne[1] : k1;
+    if (!apir_opshape_pool_dim(in->ne[0], out->ne[0], k0, apir_opshape_i32(t, 3),
+                               apir_opshape_i32(t, 5)) ||
+        !apir_opshape_pool_dim(in->ne[1], out->ne[1], k1, apir_opshape_i32(t, 4),
+                               apir_opshape_i32(t, 6)) ||
+        !apir_opshape_mul(k0, k1, &ka) || ka > INT32_MAX)
+        return false;
+    return apir_opshape_work_ok(apir_opshape_nel(out), k1 + k0 * rows, elements);
+}
+
+/* ggml_pool_1d: [OW, a1, a2, a3]; the kernel walks the rows of a and dst as r * nb1, and each
+ * output steps through its k taps (bounded as POOL_2D's). */
 bool apir_opshape_pool_1d(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0];
+    int32_t k = apir_opshape_i32(t, 1), s = apir_opshape_i32(t, 2), p = apir_opshape_i32(t, 3);
     int64_t ow;
-    if (!a || !apir_opshape_pool_types(t, a) ||
-        !apir_opshape_pool_out(a->ne[0], apir_opshape_i32(t, 1), apir_opshape_i32(t, 2),
-                               apir_opshape_i32(t, 3), &ow) ||
-        ow <= 0)
+    if (!a || !apir_opshape_pool_types(t, a) || !apir_opshape_pool_out(a->ne[0], k, s, p, &ow) ||
+        ow <= 0 || !apir_opshape_pool_dim(a->ne[0], ow, k, s, p))
         return false;
     return apir_opshape_ne_is(t, ow, a->ne[1], a->ne[2], a->ne[3]) &&
            apir_opshape_flat_rows(a, (uint64_t)a->ne[0] * apir_opshape_ts(a)) &&
-           apir_opshape_flat_rows(t, (uint64_t)ow * sizeof(float));
+           apir_opshape_flat_rows(t, (uint64_t)ow * sizeof(float)) &&
+           apir_opshape_work_ok(apir_opshape_nel(t), k, apir_opshape_nel(a) + apir_opshape_nel(t));
 }
 
 /* ggml_pool_2d: [OW, OH, a2, a3]. The constructor computed OW, OH from float paddings that the
@@ -259,12 +336,14 @@ bool apir_opshape_pool_2d(const struct apir_opshape *o)
     const apir_wt *t = o->t, *a = o->src[0];
     return a && apir_opshape_pool_types(t, a) && t->ne[0] > 0 && t->ne[1] > 0 &&
            t->ne[2] == a->ne[2] && t->ne[3] == a->ne[3] && apir_opshape_contig(a, 0) &&
-           apir_opshape_dense(t);
+           apir_opshape_dense(t) &&
+           apir_opshape_pool_2d_params(t, a, t, apir_opshape_nel(a) + apir_opshape_nel(t));
 }
 
 /* ggml_pool_2d_back(a = grad of the pooled output, af = forward input): F32 of af's shape.
  * The kernel walks dst planes as nbytes / nb2 steps, reads af at dst's strides and as dst's
- * type, and reads a as flat [a0 * a1] planes, one per dst plane. */
+ * type, and reads a as flat [a0 * a1] planes, one per dst plane; its windows are POOL_2D's,
+ * one per element of a. */
 bool apir_opshape_pool_2d_back(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *af = o->src[1];
@@ -272,7 +351,8 @@ bool apir_opshape_pool_2d_back(const struct apir_opshape *o)
     return a && af && (op == GGML_OP_POOL_MAX || op == GGML_OP_POOL_AVG) &&
            t->type == GGML_TYPE_F32 && apir_opshape_like(af, t) && a->type == GGML_TYPE_F32 &&
            a->ne[2] == t->ne[2] && a->ne[3] == t->ne[3] && apir_opshape_contig(t, 0) &&
-           apir_opshape_contig(af, 0) && apir_opshape_dense(a);
+           apir_opshape_contig(af, 0) && apir_opshape_dense(a) &&
+           apir_opshape_pool_2d_params(t, t, a, 2 * apir_opshape_nel(t) + apir_opshape_nel(a));
 }
 
 /* The upscale kernel maps dst index i to source index (int64)(i / sf) in float arithmetic,
@@ -284,7 +364,19 @@ static bool apir_opshape_upscale_dim(int64_t ne, int64_t src_ne, float sf)
     return ne <= 0 || (v >= 0.0f && v < (float)INT64_MAX && (int64_t)v < src_ne);
 }
 
-/* ggml_interpolate: F32 a to an F32 result of any shape; mode in param 0. */
+/* Source pixels the antialiased bilinear kernel visits in one dim per output: a window of
+ * 2 * max(1, 1 / scale) + 1 pixels (the scale is (n - 1) / (src - 1) with aligned corners),
+ * clipped to the source. */
+static int64_t apir_opshape_antialias_taps(int64_t n, int64_t src)
+{
+    int64_t den = n > 1 ? n - 1 : 1, support = (src + den - 1) / den;
+    int64_t taps = 2 * (support > 1 ? support : 1) + 3;
+    return taps < src ? taps : src;
+}
+
+/* ggml_interpolate: F32 a to an F32 result of any shape; mode in param 0. Antialiasing reads a
+ * window per output that grows with the downscale, and dims 2 and 3 may repeat whole source
+ * planes: its work is bounded like a loop count. */
 bool apir_opshape_upscale(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0];
@@ -310,5 +402,10 @@ bool apir_opshape_upscale(const struct apir_opshape *o)
         if (!apir_opshape_upscale_dim(t->ne[i], a->ne[i], sf[i]))
             return false;
     }
-    return true;
+    if (!(flags & GGML_SCALE_FLAG_ANTIALIAS))
+        return true;
+    return apir_opshape_work_ok(apir_opshape_nel(t),
+                                apir_opshape_antialias_taps(t->ne[0], a->ne[0]) *
+                                    apir_opshape_antialias_taps(t->ne[1], a->ne[1]),
+                                apir_opshape_nel(a) + apir_opshape_nel(t));
 }

@@ -162,11 +162,15 @@ bool apir_opshape_get_rows(const struct apir_opshape *o)
 
 /* ggml_get_rows_back: matrix a, I32 vector b, F32 matrix result with a's rows (c is not a
  * source). The kernel reads one row of a per index (nelements(b) rows) and asserts a dense
- * dst; it has F32/F16 kernels and aborts for other types. */
+ * dst; it has F32/F16 kernels (asserting a dense a row) and aborts for other types (which the
+ * CPU reports unsupported: a query may describe them). */
 bool apir_opshape_get_rows_back(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1];
-    return a && b && a->ne[2] == 1 && a->ne[3] == 1 && b->ne[1] == 1 && b->ne[2] == 1 &&
+    bool runs = (a && (a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16) &&
+                 a->nb[0] == ggml_type_size((enum ggml_type)a->type)) ||
+                apir_opshape_query_only(t);
+    return a && b && runs && a->ne[2] == 1 && a->ne[3] == 1 && b->ne[1] == 1 && b->ne[2] == 1 &&
            b->ne[3] == 1 && b->type == GGML_TYPE_I32 && t->type == GGML_TYPE_F32 &&
            t->ne[0] == a->ne[0] && t->ne[2] == 1 && t->ne[3] == 1 && b->ne[0] <= a->ne[1] &&
            apir_opshape_contig(t, 0);

@@ -5,6 +5,12 @@
  * element type they dispatched on, so a dst of another type or shape is written out of range. */
 #include "opshape_impl.h"
 
+/* dst strides as the quantized kernels assert them: nb0 <= nb1 <= nb2 <= nb3. */
+static bool apir_opshape_strides_ordered(const apir_wt *t)
+{
+    return t->nb[0] <= t->nb[1] && t->nb[1] <= t->nb[2] && t->nb[2] <= t->nb[3];
+}
+
 /* The element type combinations ggml-cpu/binary-ops.cpp instantiates (others abort). */
 static bool apir_opshape_binary_types(uint32_t a, uint32_t b, uint32_t d)
 {
@@ -33,11 +39,18 @@ bool apir_opshape_binary(const struct apir_opshape *o)
 
 /* add_q_f32: same shapes (asserted), a row dequantized into the work buffer, then requantized
  * into dst with dst's from_float; without one it memcpys ne0 * nb0 bytes of the work buffer,
- * which for a block type is far more than the row holds. */
+ * which for a block type is far more than the row holds. ADD dispatches there every quantized
+ * type that can be dequantized and aborts on the others (Q8_1, Q8_K), which the CPU reports
+ * supported: a query may describe them. */
 static bool apir_opshape_add_quant(const apir_wt *t, const apir_wt *a, const apir_wt *b)
 {
-    return apir_opshape_same_ne(a, b) && apir_opshape_same_ne(t, a) && b->type == GGML_TYPE_F32 &&
-           apir_opshape_cpu_from_float(t->type);
+    if (!apir_opshape_same_ne(a, b) || !apir_opshape_same_ne(t, a) || b->type != GGML_TYPE_F32 ||
+        !apir_opshape_cpu_from_float(t->type))
+        return false;
+    /* It also asserts dense elements of both sources and dst strides in order. */
+    return apir_opshape_query_only(t) ||
+           (apir_opshape_to_float(a->type) && a->nb[0] == ggml_type_size((enum ggml_type)a->type) &&
+            b->nb[0] == sizeof(float) && apir_opshape_strides_ordered(t));
 }
 
 bool apir_opshape_add(const struct apir_opshape *o)
@@ -60,10 +73,12 @@ bool apir_opshape_add_id(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1], *ids = o->src[2];
     /* ggml_add_id's asserts; the kernel is F32 only (asserted) and looks up src1 rows by ids
-     * (range-asserted), one per (row, matrix) of a. */
+     * (range-asserted), one per (row, matrix) of a; it asserts dense elements of a, b and dst. */
     return a && b && ids && apir_opshape_like(t, a) && a->ne[0] == b->ne[0] &&
            a->ne[1] == ids->ne[0] && a->ne[2] == ids->ne[1] && ids->type == GGML_TYPE_I32 &&
-           a->type == GGML_TYPE_F32 && b->type == GGML_TYPE_F32;
+           a->type == GGML_TYPE_F32 && b->type == GGML_TYPE_F32 &&
+           (apir_opshape_query_only(t) ||
+            (a->nb[0] == sizeof(float) && b->nb[0] == sizeof(float) && t->nb[0] == sizeof(float)));
 }
 
 bool apir_opshape_add1(const struct apir_opshape *o)
@@ -80,9 +95,12 @@ bool apir_opshape_add1(const struct apir_opshape *o)
     case GGML_TYPE_BF16:
         return b->type == a->type || b->type == GGML_TYPE_F32;
     default:
-        /* add1_q_f32 requantizes each row with a's from_float. */
+        /* add1_q_f32 dequantizes each row with a's to_float and requantizes it with its
+         * from_float: Q8_1 has no to_float (a NULL call), Q8_K is not dispatched (an abort). */
         return apir_opshape_is_quant(a->type) && b->type == GGML_TYPE_F32 &&
-               apir_opshape_cpu_from_float(a->type);
+               apir_opshape_cpu_from_float(a->type) &&
+               (apir_opshape_query_only(t) ||
+                (apir_opshape_to_float(a->type) && apir_opshape_strides_ordered(t)));
     }
 }
 
@@ -190,13 +208,15 @@ bool apir_opshape_rms_norm_back(const struct apir_opshape *o)
 }
 
 /* group_norm divides the channels (ne2, as an int) by n_groups: 0 is SIGFPE, and a sum that
- * overflows int gives negative channel indices. */
+ * overflows int gives negative channel indices. It loops over every group (ne3 steps each),
+ * the empty ones past the channels too: their number is bounded like any loop count. */
 bool apir_opshape_group_norm(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0];
     int32_t groups = apir_opshape_i32(t, 0);
     return a && apir_opshape_like(t, a) && a->type == GGML_TYPE_F32 && a->nb[0] == sizeof(float) &&
-           groups >= 1 && a->ne[2] + groups - 1 <= INT32_MAX;
+           groups >= 1 && a->ne[2] + groups - 1 <= INT32_MAX &&
+           apir_opshape_work_ok(groups, a->ne[3], apir_opshape_nel(a));
 }
 
 bool apir_opshape_scale(const struct apir_opshape *o)

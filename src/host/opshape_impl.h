@@ -34,6 +34,13 @@ bool apir_opshape_like(const apir_wt *t, const apir_wt *b);
 bool apir_opshape_can_repeat(const apir_wt *a, const apir_wt *b);
 /* a * b for non-negative sizes; false on overflow. */
 bool apir_opshape_mul(int64_t a, int64_t b, int64_t *r);
+/* Loop steps a kernel may take per element of the node's tensors, for the op params it loops
+ * over without their shaping any output (pool windows, iteration and group counts): what
+ * bounds the work of one message by the memory it names, as validate.c bounds the elements
+ * per byte. ggml's own graphs stay far below it (a 3x3 pool: 12 steps per output). */
+#define APIR_OPSHAPE_STEPS_PER_ELEMENT 4096
+/* items * steps <= APIR_OPSHAPE_STEPS_PER_ELEMENT * max(elements, 1), without overflow. */
+bool apir_opshape_work_ok(int64_t items, int64_t steps, int64_t elements);
 /* ggml_calc_conv_output_size, refusing what would divide by zero or overflow. */
 bool apir_opshape_conv_out(int64_t in, int64_t k, int32_t s, int32_t p, int32_t d, int64_t *out);
 

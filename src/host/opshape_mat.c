@@ -18,9 +18,11 @@ static bool apir_opshape_dst_f32_rows(const apir_wt *t)
 
 /* ggml_mul_mat: a1 x b1 results per (b2, b3) matrix, a broadcast over b's dims 2 and 3, F32.
  * The kernel asserts dense rows of both sources, converts b to a's vec_dot_type unless it
- * already is that type (only F32, or F16 when that type is F32), and calls a's dot product,
- * which Q8_1, Q8_K and the integer types do not have. With the Hadamard hint it instead
- * writes a row of b0 transformed values into each dst row of a1 elements. */
+ * already is that type (from F32, or from F16 only when that type is F32: it asserts so), and
+ * calls a's dot product, which Q8_1, Q8_K and the integer types do not have. ggml-cpu's
+ * supports_op says the same (b F32 or the vec_dot_type); a query may still describe the other
+ * pairs ggml builds. With the Hadamard hint it instead runs a Walsh-Hadamard transform of each
+ * b row (F32 or F16, a power-of-two length: both asserted) into dst rows of a1 elements. */
 bool apir_opshape_mul_mat(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *a = o->src[0], *b = o->src[1];
@@ -32,11 +34,18 @@ bool apir_opshape_mul_mat(const struct apir_opshape *o)
         !apir_opshape_dst_f32_rows(t) || a->nb[0] != apir_opshape_ts(a) ||
         b->nb[0] != apir_opshape_ts(b))
         return false;
-    if (apir_opshape_i32(t, 1) == GGML_HINT_SRC0_IS_HADAMARD && a->ne[0] > a->ne[1])
+    bool fwht = apir_opshape_i32(t, 1) == GGML_HINT_SRC0_IS_HADAMARD;
+    if (fwht && a->ne[0] > a->ne[1])
         return false;
     if (!apir_opshape_cpu_vec_dot(a->type, &vdt))
         return false;
-    return b->type == vdt || b->type == GGML_TYPE_F32 || b->type == GGML_TYPE_F16;
+    if (apir_opshape_query_only(t))
+        return b->type == vdt || b->type == GGML_TYPE_F32 || b->type == GGML_TYPE_F16;
+    if (fwht)
+        return (b->type == GGML_TYPE_F32 || b->type == GGML_TYPE_F16) &&
+               (b->ne[0] & (b->ne[0] - 1)) == 0;
+    return b->type == vdt || b->type == GGML_TYPE_F32 ||
+           (b->type == GGML_TYPE_F16 && vdt == GGML_TYPE_F32);
 }
 
 /* ggml_mul_mat_id(as, b, ids): as 3-D (one matrix per expert), b 3-D, ids I32 2-D with one
@@ -78,8 +87,11 @@ bool apir_opshape_out_prod(const struct apir_opshape *o)
         return false;
     if (apir_opshape_query_only(t))
         return true;
-    bool a_ok = a->type == GGML_TYPE_F32 || a->type == GGML_TYPE_F16 ||
-                (apir_opshape_is_quant(a->type) && apir_opshape_to_float(a->type));
+    /* Only the F32 kernel broadcasts a; the F16 and dequantizing ones assert equal batches. */
+    bool a_ok = a->type == GGML_TYPE_F32 ||
+                ((a->type == GGML_TYPE_F16 ||
+                  (apir_opshape_is_quant(a->type) && apir_opshape_to_float(a->type))) &&
+                 a->ne[2] == b->ne[2] && a->ne[3] == b->ne[3]);
     return a_ok && b->type == GGML_TYPE_F32 && apir_opshape_contig(t, 0) &&
            a->nb[0] == apir_opshape_ts(a);
 }
@@ -103,7 +115,7 @@ bool apir_opshape_soft_max(const struct apir_opshape *o)
 }
 
 /* ggml_soft_max_ext_back: dup/view of dy; the kernel asserts contiguous dy, y and dst of one
- * shape (and max_bias == 0) and reads y as floats. */
+ * shape and max_bias == 0 (param 1), and reads y as floats. */
 bool apir_opshape_soft_max_back(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *dy = o->src[0], *y = o->src[1];
@@ -111,8 +123,9 @@ bool apir_opshape_soft_max_back(const struct apir_opshape *o)
         return false;
     if (apir_opshape_query_only(t))
         return true;
+    /* GGML_ASSERT(max_bias == 0.0f): no ALiBi backward (a NaN fails it too) */
     return dy->type == GGML_TYPE_F32 && y->type == GGML_TYPE_F32 && apir_opshape_contig(dy, 0) &&
-           apir_opshape_contig(y, 0) && apir_opshape_contig(t, 0);
+           apir_opshape_contig(y, 0) && apir_opshape_contig(t, 0) && apir_opshape_f32(t, 1) == 0.0f;
 }
 
 /* The rope kernel's parameter preconditions (asserted, except n_dims > 0: with n_dims <= 0 its

@@ -148,7 +148,8 @@ bool apir_opshape_gated_delta_net(const struct apir_opshape *o)
 }
 
 /* ggml_dsv4_hc_comb(mixes, scale, base): hc must be 4, so mixes0 == (2 + 4) * 4; F32
- * [4, 4, n_tokens]; n_iter > 0. */
+ * [4, 4, n_tokens]; n_iter > 0 (asserted) Sinkhorn iterations per token, which the kernel
+ * loops over: bounded like every other loop count (DeepSeek-V4 uses 20). */
 bool apir_opshape_dsv4_hc_comb(const struct apir_opshape *o)
 {
     const apir_wt *t = o->t, *m = o->src[0], *s = o->src[1], *b = o->src[2];
@@ -156,7 +157,8 @@ bool apir_opshape_dsv4_hc_comb(const struct apir_opshape *o)
            b->type == GGML_TYPE_F32 && m->ne[0] == 24 && m->ne[2] == 1 && m->ne[3] == 1 &&
            s->ne[0] >= 3 && s->ne[1] == 1 && s->ne[2] == 1 && s->ne[3] == 1 &&
            apir_opshape_ne_is(b, 24, 1, 1, 1) && apir_opshape_i32(t, 1) > 0 &&
-           t->type == GGML_TYPE_F32 && apir_opshape_ne_is(t, 4, 4, m->ne[1], 1);
+           apir_opshape_i32(t, 1) <= APIR_OPSHAPE_STEPS_PER_ELEMENT && t->type == GGML_TYPE_F32 &&
+           apir_opshape_ne_is(t, 4, 4, m->ne[1], 1);
 }
 
 /* ggml_dsv4_hc_pre(_gated)(x = [n_embd, hc, n_tokens], weights): F32 [n_embd, n_tokens];

@@ -18,6 +18,10 @@ struct apir_hostd_conn {
     struct apir_session *session;
     pthread_mutex_t lock; /* dispatch, and writes to the socket */
     atomic_bool stopping;
+    /* When the last request (socket or ring) was served, CLOCK_MONOTONIC ms, and how long a
+     * session holding nothing may go without one (0: forever). */
+    atomic_llong last_request_ms;
+    unsigned idle_s;
     /* The ring, once the guest attached one. */
     struct apir_ring ring;
     void *ring_map;

@@ -2,6 +2,7 @@
  *
  *   apir-hostd [--socket PATH] [--backend LIB] [--device NAME]... [--rpc HOST:PORT]...
  *              [--backend-dir DIR] [--max-session-mib N] [--max-objects N] [--max-sessions N]
+ *              [--max-sessions-per-peer N] [--idle-timeout S]
  *
  * Or socket-activated (systemd's apir-hostd.socket): the listening socket arrives as fd 3. */
 #include "activate.h"
@@ -39,6 +40,11 @@ static void apir_hostd_usage(FILE *f)
             "  --max-objects N       live objects (buffers, graphs...) one guest may hold\n"
             "                        (default 16777215)\n"
             "  --max-sessions N      guests served at once (default 64); more are refused\n"
+            "  --max-sessions-per-peer N  of those, from one guest process (its pid, from\n"
+            "                        SO_PEERCRED; default 8; 0: no limit of its own)\n"
+            "  --idle-timeout S      end a session that holds no buffer, stream or region\n"
+            "                        and sent no request for S seconds (default 300; 0:\n"
+            "                        never)\n"
             "  -h, --help            this text\n\n"
             "Default socket: $APIR_SOCKET, else $XDG_RUNTIME_DIR/apir.sock, else\n"
             "${TMPDIR:-/tmp}/apir-<uid>/apir.sock (a private 0700 directory).\n\n"
@@ -123,6 +129,10 @@ static int apir_hostd_parse(int argc, char **argv, struct apir_server_config *cf
             cfg->host.max_session_bytes = strtoull(v, NULL, 10) << 20;
         else if (!strcmp(a, "--max-sessions"))
             cfg->max_sessions = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--max-sessions-per-peer"))
+            cfg->max_sessions_per_peer = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--idle-timeout"))
+            cfg->idle_timeout_s = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--max-objects"))
             cfg->host.max_session_objects = (uint32_t)strtoul(v, NULL, 10);
         else {
@@ -158,7 +168,9 @@ int main(int argc, char **argv)
 {
     char sock[256], activated[sizeof sock];
     apir_socket_default_path(sock, sizeof sock);
-    struct apir_server_config cfg = {.socket_path = sock};
+    struct apir_server_config cfg = {.socket_path = sock,
+                                     .max_sessions_per_peer = APIR_HOSTD_MAX_SESSIONS_PER_PEER,
+                                     .idle_timeout_s = APIR_HOSTD_IDLE_TIMEOUT_S};
     int rc = apir_hostd_parse(argc, argv, &cfg);
     if (rc != 0)
         return rc == 1 ? 0 : 2;

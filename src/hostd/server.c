@@ -39,7 +39,14 @@ static bool apir_peer_allowed(int fd)
     return false;
 }
 
-/* Session processes alive: each costs a process and its backend, so their number is capped. */
+/* Session processes alive, each with the peer process it serves: each costs a process and its
+ * backend, so their number is capped, in all and per peer (one client holding every session
+ * would lock the other guests out). The peer is the connecting process (SO_PEERCRED): every
+ * peer has the daemon's uid, so the uid tells none apart. */
+struct apir_live_session {
+    pid_t pid, peer;
+};
+static struct apir_live_session *apir_live;
 static unsigned apir_live_sessions;
 
 static void apir_reap(void)
@@ -47,7 +54,12 @@ static void apir_reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        apir_live_sessions--;
+        for (unsigned i = 0; i < apir_live_sessions; i++) {
+            if (apir_live[i].pid == pid) {
+                apir_live[i] = apir_live[--apir_live_sessions];
+                break;
+            }
+        }
         if (WIFSIGNALED(status))
             apir_log_host(APIR_LOG_WARN, "apir-hostd",
                           "session with pid %d ended by signal %d (other sessions unaffected)",
@@ -55,14 +67,42 @@ static void apir_reap(void)
     }
 }
 
-static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_config *cfg)
+static pid_t apir_peer_pid(int fd)
 {
-    unsigned max = cfg->max_sessions ? cfg->max_sessions : 64;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
+        return -1;
+    return cred.pid;
+}
+
+/* Whether one more session fits, in all and for this peer; logs why not. */
+static bool apir_session_fits(const struct apir_server_config *cfg, pid_t peer)
+{
+    unsigned max = cfg->max_sessions ? cfg->max_sessions : APIR_HOSTD_MAX_SESSIONS, mine = 0;
     if (apir_live_sessions >= max) {
-        /* Closed before any byte: the guest reports no devices and says why. */
         apir_log_host(APIR_LOG_WARN, "apir-hostd",
                       "refused a connection: %u sessions already (--max-sessions)",
                       apir_live_sessions);
+        return false;
+    }
+    for (unsigned i = 0; i < apir_live_sessions; i++)
+        mine += apir_live[i].peer == peer;
+    if (cfg->max_sessions_per_peer && mine >= cfg->max_sessions_per_peer) {
+        apir_log_host(APIR_LOG_WARN, "apir-hostd",
+                      "refused a connection from pid %d: it holds %u sessions already "
+                      "(--max-sessions-per-peer)",
+                      (int)peer, mine);
+        return false;
+    }
+    return true;
+}
+
+static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_config *cfg)
+{
+    pid_t peer = apir_peer_pid(fd);
+    if (peer <= 0 || !apir_session_fits(cfg, peer)) {
+        /* Closed before any byte: the guest reports no devices and says why. */
         close(fd);
         return;
     }
@@ -80,9 +120,9 @@ static void apir_spawn_session(int listen_fd, int fd, const struct apir_server_c
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* a session never outlives its daemon */
-        _exit(apir_session_proc_serve(fd, hcfg, number));
+        _exit(apir_session_proc_serve(fd, hcfg, number, cfg->idle_timeout_s));
     }
-    apir_live_sessions++;
+    apir_live[apir_live_sessions++] = (struct apir_live_session){pid, peer};
     close(fd);
 }
 
@@ -94,6 +134,12 @@ int apir_server_run(const struct apir_server_config *cfg)
                   : apir_listen_claim(cfg->socket_path, &listener);
     if (lfd < 0)
         return 1;
+    apir_live =
+        calloc(cfg->max_sessions ? cfg->max_sessions : APIR_HOSTD_MAX_SESSIONS, sizeof *apir_live);
+    if (!apir_live) {
+        apir_listen_release(cfg->socket_path, &listener);
+        return 1;
+    }
     struct sigaction sa = {.sa_handler = apir_on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -113,6 +159,7 @@ int apir_server_run(const struct apir_server_config *cfg)
             apir_spawn_session(lfd, fd, cfg);
     }
     apir_listen_release(cfg->socket_path, &listener);
+    free(apir_live);
     apir_log_host(APIR_LOG_INFO, "apir-hostd", "stopped");
     return 0;
 }

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How this process's log lines begin: one session per process, so one label. */
@@ -65,12 +66,20 @@ static void apir_hostd_region_unmap(void *user, uint32_t id, void *ptr, uint64_t
     munmap(ptr, (size_t)size);
 }
 
+static long long apir_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
                          const uint8_t **rep, size_t *rep_len)
 {
     apir_watchdog_busy();
     apir_session_dispatch(hc->session, req, len, rep, rep_len);
     apir_watchdog_idle();
+    atomic_store(&hc->last_request_ms, apir_now_ms());
     if (hc->passed_fd >= 0) { /* came with a request that did not take it */
         close(hc->passed_fd);
         hc->passed_fd = -1;
@@ -111,27 +120,60 @@ static long apir_read_timeout_s(void)
     return timeout_s;
 }
 
-/* A guest may stay idle as long as it likes between requests; once a request has begun, each
- * further piece must come within the read timeout (APIR_HOSTD_READ_TIMEOUT_S, default 10 s):
- * half a message never pins a session process. The first request (HELLO) must come within it
- * too: a connection that says nothing holds one of --max-sessions only that long. */
-static bool apir_read_request(int fd, bool first, uint8_t **buf, size_t *cap, size_t *len,
-                              int *passed_fd)
+/* Whether a session that sent nothing for idle_s holds nothing either (asked under the lock:
+ * the ring thread may be serving a request). Such a guest loses nothing when it ends, and
+ * ending it frees its place among --max-sessions. */
+static bool apir_hostd_idle_empty(struct apir_hostd_conn *hc)
+{
+    long long quiet = apir_now_ms() - atomic_load(&hc->last_request_ms);
+    if (!hc->idle_s || quiet < (long long)hc->idle_s * 1000)
+        return false;
+    pthread_mutex_lock(&hc->lock);
+    size_t held = apir_session_held_objects(hc->session);
+    pthread_mutex_unlock(&hc->lock);
+    if (held)
+        return false;
+    apir_log_host(APIR_LOG_INFO, apir_session_label,
+                  "idle for %u s holding no buffer, stream or region; closing (--idle-timeout)",
+                  hc->idle_s);
+    return true;
+}
+
+/* Waits for the guest's next request. The first (HELLO) must come within the read timeout: a
+ * connection that says nothing holds one of --max-sessions only that long. After it, a guest
+ * may stay idle as long as it likes while it holds something; one that holds nothing ends
+ * after --idle-timeout (requests through the ring count: they leave the socket silent). */
+static bool apir_hostd_wait_request(struct apir_hostd_conn *hc, bool first)
 {
     long timeout_s = apir_read_timeout_s();
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n;
-    while ((n = poll(&p, 1, first && timeout_s > 0 ? (int)(timeout_s * 1000) : -1)) < 0 &&
-           errno == EINTR)
-        ;
+    struct pollfd p = {.fd = hc->sock, .events = POLLIN};
+    int ms = first && timeout_s > 0 ? (int)(timeout_s * 1000) : hc->idle_s ? 1000 : -1, n;
+    for (;;) {
+        while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+            ;
+        if (n != 0 || first || atomic_load(&hc->stopping))
+            break;
+        if (apir_hostd_idle_empty(hc))
+            return false;
+    }
     if (n == 0)
         apir_log_host(APIR_LOG_WARN, apir_session_label,
                       "the guest sent nothing within %ld s; closing", timeout_s);
-    if (n <= 0)
+    return n > 0;
+}
+
+/* Once a request has begun, each further piece must come within the read timeout
+ * (APIR_HOSTD_READ_TIMEOUT_S, default 10 s): half a message never pins a session process. */
+static bool apir_read_request(struct apir_hostd_conn *hc, bool first, uint8_t **buf, size_t *cap,
+                              size_t *len)
+{
+    int fd = hc->sock;
+    long timeout_s = apir_read_timeout_s();
+    if (!apir_hostd_wait_request(hc, first))
         return false;
     struct timeval tv = {.tv_sec = timeout_s}, none = {0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    bool ok = apir_read_request_now(fd, buf, cap, len, passed_fd);
+    bool ok = apir_read_request_now(fd, buf, cap, len, &hc->passed_fd);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
     if (!ok && (errno == EAGAIN || errno == EWOULDBLOCK))
         apir_log_host(APIR_LOG_WARN, apir_session_label, "a request stalled past %ld s; closing",
@@ -156,8 +198,7 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
     uint8_t *buf = NULL;
     size_t cap = 0, len = 0;
     bool first = true;
-    while (!atomic_load(&hc->stopping) &&
-           apir_read_request(hc->sock, first, &buf, &cap, &len, &hc->passed_fd)) {
+    while (!atomic_load(&hc->stopping) && apir_read_request(hc, first, &buf, &cap, &len)) {
         first = false;
         uint16_t cmd;
         memcpy(&cmd, buf + 4, sizeof cmd);
@@ -234,7 +275,8 @@ int apir_session_proc_probe(const struct apir_host_config *hcfg)
     return 0;
 }
 
-int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number)
+int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigned number,
+                            unsigned idle_s)
 {
     char what[512];
     snprintf(apir_session_label, sizeof apir_session_label, "apir-hostd: session %u (pid %d)",
@@ -244,7 +286,8 @@ int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigne
         return 1;
     apir_log_host(APIR_LOG_INFO, apir_session_label, "started (%zu device(s); %s)",
                   apir_host_device_count(host), what);
-    struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1};
+    struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1, .idle_s = idle_s};
+    atomic_init(&hc.last_request_ms, apir_now_ms());
     pthread_mutex_init(&hc.lock, NULL);
     hc.session = apir_session_create(host);
     if (hc.session) {

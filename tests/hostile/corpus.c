@@ -310,8 +310,8 @@ static const char *hostile_strike(struct hostile_link *l, const struct hostile_c
 }
 
 static const struct hostile_entry *const hostile_tables[] = {
-    hostile_framing, hostile_data, hostile_handles, hostile_ops, hostile_overlap,
-    hostile_index,   NULL};
+    hostile_framing, hostile_data,  hostile_handles, hostile_ops,
+    hostile_overlap, hostile_index, hostile_kernels, NULL};
 
 /* One entry: strike, then check the session (or a fresh one) still serves. */
 static bool hostile_run_one(struct hostile_link *l, struct hostile_ctx *c,

@@ -82,6 +82,7 @@ extern const struct hostile_entry hostile_handles[];
 extern const struct hostile_entry hostile_ops[];
 extern const struct hostile_entry hostile_overlap[];
 extern const struct hostile_entry hostile_index[];
+extern const struct hostile_entry hostile_kernels[];
 
 /* Runs every entry on l (other: a second session, for foreign handles); prints `ok NAME` or
  * `FAIL NAME: why` per entry and a summary. Returns 0 when all passed and there were at

@@ -97,4 +97,37 @@ done
 check "a connection silent from the start ends its session" \
   'grep -q "sent nothing" "$APIR_TMP/hostd.log" && [ -z "$(pgrep -P $HOSTD_PID)" ] && kill -0 $mute'
 kill $mute 2>/dev/null; wait $mute 2>/dev/null || true
+
+# Per-peer caps (issue #18): one client process opening six sessions and idling may take only
+# --max-sessions-per-peer of them, so another guest process still gets in under --max-sessions.
+# Every peer has our uid (the daemon serves no other), so peers are told apart by pid: the
+# second guest is a process of its own, which is what an application beside the attacker is.
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null || true
+apir_start_hostd --device CPU --max-sessions 4 --max-sessions-per-peer 2
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 30 many 6 >"$APIR_TMP/hog" &
+hog=$!
+for _ in $(seq 1 200); do grep -q "of 6 connected" "$APIR_TMP/hog" && break; sleep 0.05; done
+check "one peer gets only its share of the sessions" 'grep -q "^idle_client: 2 of 6 connected" "$APIR_TMP/hog"'
+check "hostd logged the per-peer refusals" 'grep -q "max-sessions-per-peer" "$APIR_TMP/hostd.log"'
+check "another guest is served while that peer holds its sessions" \
+  '[ "$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)" = "$native" ]'
+kill $hog 2>/dev/null; wait $hog 2>/dev/null || true
+
+# Idle reaping: a session that holds nothing and sends nothing ends after --idle-timeout; one
+# holding a buffer stays however long it idles.
+kill "$HOSTD_PID"; wait "$HOSTD_PID" 2>/dev/null || true
+apir_start_hostd --device CPU --idle-timeout 1
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 8 hold >"$APIR_TMP/holder" &
+holder=$!
+"$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 8 >"$APIR_TMP/empty" &
+empty=$!
+for _ in $(seq 1 100); do grep -q "closed by the host" "$APIR_TMP/empty" && break; sleep 0.1; done
+check "an idle session holding nothing is ended" \
+  'grep -q "closed by the host" "$APIR_TMP/empty" && grep -q "idle-timeout" "$APIR_TMP/hostd.log"'
+sleep 2
+check "an idle session holding a buffer is kept" \
+  'grep -q "^idle_client: connected" "$APIR_TMP/holder" && ! grep -q "closed by the host" "$APIR_TMP/holder" &&
+   [ "$(pgrep -P $HOSTD_PID | wc -l)" = 1 ]'
+check "a guest is served with the idle timeout on" '[ "$(GGML_BACKEND_PATH="$APIR_PLUGIN" gen -d APIR0)" = "$native" ]'
+kill $holder $empty 2>/dev/null; wait $holder $empty 2>/dev/null || true
 echo "sessions: $passed passed, 0 failed"
