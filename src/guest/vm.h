@@ -70,8 +70,6 @@ struct apir_vm_capset_source {
  * the reason in why: nothing must then be sent (a real Venus context decodes Vulkan). */
 bool apir_vm_capset_choose(const struct apir_vm_capset_source *src, uint32_t *id, char *why,
                            size_t n);
-/* Capset 4 holds exactly the APIR capset (version 1, blobs, reserved words zero). */
-bool apir_vm_capset_is_routed(const struct apir_virgl_capset *c);
 /* Records the context's capset: its command types are offset on a routed Venus context. */
 void apir_vm_capset_use(struct apir_vm *vm, uint32_t id);
 

@@ -31,7 +31,7 @@ static bool apir_vm_capset_mode(enum apir_vm_capset_mode *mode, char *why, size_
 
 /* Capset 4 carries the APIR capset exactly: version 1, blobs, reserved words zero. A real
  * Venus capset has its vk.xml version in word 1 and extension versions after it. */
-bool apir_vm_capset_is_routed(const struct apir_virgl_capset *c)
+static bool apir_vm_capset_is_routed(const struct apir_virgl_capset *c)
 {
     if (c->apir_version != 1 || c->supports_blob_resources != 1)
         return false;

@@ -6,7 +6,8 @@
 #  - a libdrm-based guest (tests/integration/drm_guest.c, the way llama.cpp's ggml-virtgpu
 #    talks) gets kernel answers from the double (drmGetVersion, the 64-byte EXECBUFFER,
 #    RING_IDX on a context with rings) and the APIR outer protocol on capset 4;
-#  - the plugin chooses capset 4 itself and says so in its info line;
+#  - the plugin chooses capset 4 itself and says so in its info line; APIR_VIRTGPU_CAPSET=apir
+#    refuses it, and a mistyped value is named;
 #  - a plain Venus server (no route: capset 4 is Vulkan's) gives zero devices and one line
 #    naming the cause, through the node and through vtest, and no APIR command reaches a
 #    Venus context: the server logs what a Venus context makes of one (the control: drm_guest
@@ -45,7 +46,7 @@ env -u GGML_BACKEND_PATH -u VIRGL_ROUTE_VENUS_TO_APIR LD_PRELOAD="$(apir_stock_p
 APIR_KILL_GROUPS+=("$!")
 for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
 want="its Venus capset (4) is Vulkan's, not routed to APIR (start virglrenderer with VIRGL_ROUTE_VENUS_TO_APIR=1)"
-refused() { # what, then env for the guest: zero devices, exactly one plugin line, the cause
+refused() { # what, then env for the guest: zero devices, exactly one plugin line, $want
   local what=$1 out
   shift
   out=$(apir_flushed "$@" GGML_BACKEND_PATH="$APIR_PLUGIN" timeout 60 \
@@ -59,6 +60,14 @@ refused "plain Venus, node (automatic choice)" LD_PRELOAD="$(apir_stock_preload 
   APIR_FAKE_VTEST_SOCKET="$plain"
 refused "plain Venus, vtest (APIR_VIRTGPU_CAPSET=venus)" APIR_TRANSPORT=vtest \
   APIR_VTEST_SOCKET="$plain" APIR_VIRTGPU_CAPSET=venus
+# The override, against the routed server: capset 10 alone is not there; a typo is named.
+want="/dev/dri/renderD128 offers no APIR capset (10) (APIR_VIRTGPU_CAPSET=apir)"
+refused "APIR_VIRTGPU_CAPSET=apir on a node with capset 4 only" \
+  LD_PRELOAD="$(apir_stock_preload "$fake")" APIR_VIRTGPU_CAPSET=apir
+want="APIR_VIRTGPU_CAPSET=vulkan is none of auto, apir, venus"
+refused "APIR_VIRTGPU_CAPSET=vulkan" LD_PRELOAD="$(apir_stock_preload "$fake")" \
+  APIR_VIRTGPU_CAPSET=vulkan
+want="its Venus capset (4) is Vulkan's, not routed to APIR (start virglrenderer with VIRGL_ROUTE_VENUS_TO_APIR=1)"
 rc=0
 APIR_FAKE_VTEST_SOCKET="$plain" apir_guest "$APIR_BUILD/apir-info" >"$APIR_TMP/out" 2>"$APIR_TMP/err" || rc=$?
 cat "$APIR_TMP/err"
