@@ -104,7 +104,7 @@ if [ -n "$other_uid" ]; then
   chmod 755 "$hostdir"
   chmod 666 "$sock"
   out=$(container other "$sock" env APIR_SOCKET=/srv/apir.sock GGML_BACKEND_PATH="$APIR_PLUGIN" \
-    APIR_TEST_FLUSH_ONLY=1 LD_PRELOAD="$APIR_FLUSH_SHIM" \
+    APIR_TEST_FLUSH_ONLY=1 LD_PRELOAD="$(apir_stock_preload "$APIR_FLUSH_SHIM")" \
     "$LLAMA_CPP_BIN/llama-cli" --list-devices 2>&1) || fail "llama-cli in the other container: $out"
   chmod 700 "$hostdir"
   chmod 600 "$sock"
