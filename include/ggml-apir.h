@@ -26,7 +26,8 @@ GGML_BACKEND_API ggml_backend_reg_t ggml_backend_apir_reg(void);
  * fields of that layout and returns false for a version it does not know. Devices themselves
  * (name, description, memory, buffer type) come through the ggml device API of the registry. */
 #define GGML_BACKEND_APIR_GET_INFO "ggml_backend_apir_get_info"
-#define GGML_BACKEND_APIR_INFO_VERSION 1
+/* 2 added capset; a caller of version 1 gets the version 1 layout (up to ring). */
+#define GGML_BACKEND_APIR_INFO_VERSION 2
 
 struct ggml_backend_apir_info {
     uint32_t version;      /* in: GGML_BACKEND_APIR_INFO_VERSION */
@@ -42,12 +43,16 @@ struct ggml_backend_apir_info {
     uint64_t features;       /* the bits the session uses: asked and granted */
     uint32_t host_devices;   /* devices the host announced */
     bool ring;               /* calls go through a shared-memory ring */
+    /* version 2: the virtio-gpu capset of the VM context (vtest, virtgpu): 10 (APIR's own) or
+     * 4 (Venus, routed to APIR by virglrenderer's VIRGL_ROUTE_VENUS_TO_APIR); 0: socket or
+     * not connected */
+    uint32_t capset;
 };
 typedef bool (*ggml_backend_apir_get_info_t)(struct ggml_backend_apir_info *info);
 
 /* The host's side of one APIR device (what the ggml device API cannot say: an APIR device is
- * a GPU to ggml whatever it is on the host). Same version rule; false for a device that is
- * not one of this plugin's. */
+ * a GPU to ggml whatever it is on the host). Its layout is the same in versions 1 and 2; false
+ * for another version or a device that is not one of this plugin's. */
 #define GGML_BACKEND_APIR_GET_DEVICE_INFO "ggml_backend_apir_get_device_info"
 
 struct ggml_backend_apir_device_info {

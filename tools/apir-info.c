@@ -39,7 +39,8 @@ static void apir_info_usage(FILE *f)
     fprintf(
         f, "usage: apir-info [--json] [--plugin PATH] [--calls N] [--verbose]\n"
            "Loads the ggml-apir guest plugin, connects to the host as an application would and\n"
-           "reports: the transport and where it leads, host and plugin protocol versions, the\n"
+           "reports: the transport and where it leads (and, in a VM, the virtio-gpu capset: 10\n"
+           "APIR, 4 Venus routed to APIR), host and plugin protocol versions, the\n"
            "negotiated feature bits, whether calls go through a shared-memory ring, the round\n"
            "trip of one call, and each remote device (name, description, type, memory free and\n"
            "total, capabilities, buffer types with alignment and max size).\n"
@@ -53,7 +54,7 @@ static void apir_info_usage(FILE *f)
            "  -h, --help    this text\n"
            "\n"
            "The transport is chosen as the plugin always chooses it: APIR_TRANSPORT, APIR_SOCKET,\n"
-           "APIR_VTEST_SOCKET, APIR_VIRTGPU_NODE (README, docs/deploy.md).\n"
+           "APIR_VTEST_SOCKET, APIR_VIRTGPU_NODE, APIR_VIRTGPU_CAPSET (README, docs/deploy.md).\n"
            "Exit status: 0 connected with devices; 1 no host reachable or no device, with one\n"
            "line on stderr saying why; 2 usage error or the plugin could not be loaded.\n");
 }
@@ -288,6 +289,10 @@ static void apir_info_json(const char *plugin, const struct ggml_backend_apir_in
     apir_info_json_key_str("error", diagnosis, true);
     apir_info_json_key_str("transport", in->transport[0] ? in->transport : NULL, true);
     apir_info_json_key_str("endpoint", in->endpoint[0] ? in->endpoint : NULL, true);
+    if (in->capset)
+        printf("  \"capset\": %u,\n", in->capset);
+    else
+        printf("  \"capset\": null,\n");
     printf("  \"protocol\": {\"plugin\": \"%u.%u\", \"host\": ", in->plugin_major,
            in->plugin_minor);
     if (in->connected)
@@ -342,6 +347,19 @@ static void apir_info_text_device(ggml_backend_reg_t reg, ggml_backend_dev_t dev
            h.shared ? "in shared memory (read and written in place)" : "copied through the host");
 }
 
+/* The VM context's capset: APIR's own, or Venus's that virglrenderer routes to APIR. */
+static const char *apir_info_capset_name(uint32_t capset)
+{
+    switch (capset) {
+    case 10:
+        return "APIR";
+    case 4:
+        return "Venus, routed to APIR by VIRGL_ROUTE_VENUS_TO_APIR";
+    default:
+        return "unknown";
+    }
+}
+
 static void apir_info_text(const char *plugin, const struct ggml_backend_apir_info *in,
                            ggml_backend_reg_t reg, const struct apir_info_rtt *rtt)
 {
@@ -350,6 +368,8 @@ static void apir_info_text(const char *plugin, const struct ggml_backend_apir_in
     apir_info_feature_names(in->features_asked, asked, sizeof asked, false);
     printf("plugin            %s\n", plugin);
     printf("transport         %s, %s\n", in->transport, in->endpoint);
+    if (in->capset)
+        printf("capset            %u (%s)\n", in->capset, apir_info_capset_name(in->capset));
     printf("protocol          host %u.%u, plugin %u.%u\n", in->host_major, in->host_minor,
            in->plugin_major, in->plugin_minor);
     printf("features          %s (asked: %s)\n", got, asked);
@@ -378,8 +398,14 @@ int main(int argc, char **argv)
         reg ? (ggml_backend_apir_get_info_t)ggml_backend_reg_get_proc_address(
                   reg, GGML_BACKEND_APIR_GET_INFO)
             : NULL;
+    /* A plugin older than this tool knows only version 1 (no capset). */
     struct ggml_backend_apir_info info = {.version = GGML_BACKEND_APIR_INFO_VERSION};
-    if (!reg || !get_info || !get_info(&info)) {
+    bool got = get_info && get_info(&info);
+    if (!got && get_info) {
+        info = (struct ggml_backend_apir_info){.version = 1};
+        got = get_info(&info);
+    }
+    if (!reg || !got) {
         fprintf(stderr, "apir-info: %s %s\n", plugin,
                 !reg ? "could not be loaded as a ggml backend (--plugin PATH)"
                      : "is not a ggml-apir plugin of this version");

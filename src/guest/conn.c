@@ -2,6 +2,7 @@
  * transport fails calls with a status instead of aborting the application. */
 #include "guest.h"
 
+#include "../proto/virgl_abi.h"
 #include "../sock/fdio.h"
 #include "../sock/sockpath.h"
 #include "../vtest/vtest_client.h"
@@ -300,10 +301,14 @@ struct apir_conn *apir_conn_open(struct apir_conn_report *rep)
     tp->ops->set_timeout(tp, 0);
     if (tp->ops->start)
         tp->ops->start(tp);
+    char capset[48] = "";
+    if (tp->capset)
+        snprintf(capset, sizeof capset, " (capset %u%s)", tp->capset,
+                 tp->capset == APIR_VIRGL_CAPSET_VENUS ? ", Venus routed to APIR" : ", APIR");
     apir_log_emit(APIR_LOG_INFO,
-                  "connected to %s over %s: protocol %u.%u (plugin %u.%u), features 0x%llx, "
+                  "connected to %s over %s%s: protocol %u.%u (plugin %u.%u), features 0x%llx, "
                   "%u device(s)%s",
-                  rep->endpoint, rep->transport, conn->host_major, conn->host_minor_seen,
+                  rep->endpoint, rep->transport, capset, conn->host_major, conn->host_minor_seen,
                   APIR_PROTO_MAJOR, APIR_PROTO_MINOR, (unsigned long long)conn->features,
                   conn->n_devices, tp->ring_on ? ", calls through the shared-memory ring" : "");
     return conn;

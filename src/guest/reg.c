@@ -3,6 +3,7 @@
 #include "ggml-apir.h"
 #include "guest.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,33 +34,38 @@ static ggml_backend_dev_t apir_reg_get_device(ggml_backend_reg_t reg, size_t ind
     return index < ctx->n_devices ? &ctx->devices[index].gdev : NULL;
 }
 
-static bool apir_reg_get_info(struct ggml_backend_apir_info *info)
+static bool apir_reg_get_info(struct ggml_backend_apir_info *out)
 {
-    if (!info || info->version != GGML_BACKEND_APIR_INFO_VERSION)
+    if (!out || out->version < 1 || out->version > GGML_BACKEND_APIR_INFO_VERSION)
         return false;
     const struct apir_reg_ctx *ctx = &apir_reg_state;
     const struct apir_conn *conn = ctx->conn;
-    *info = (struct ggml_backend_apir_info){
-        .version = GGML_BACKEND_APIR_INFO_VERSION,
+    /* Filled whole here, then handed out in the caller's layout: a version 1 caller's struct
+     * ends before capset. */
+    struct ggml_backend_apir_info info = {
+        .version = out->version,
         .connected = conn != NULL,
         .plugin_major = APIR_PROTO_MAJOR,
         .plugin_minor = APIR_PROTO_MINOR,
     };
-    _Static_assert(sizeof info->transport == sizeof ctx->report.transport &&
-                       sizeof info->endpoint == sizeof ctx->report.endpoint &&
-                       sizeof info->error == sizeof ctx->report.error,
+    _Static_assert(sizeof info.transport == sizeof ctx->report.transport &&
+                       sizeof info.endpoint == sizeof ctx->report.endpoint &&
+                       sizeof info.error == sizeof ctx->report.error,
                    "the public info and the report hold the same strings");
-    memcpy(info->transport, ctx->report.transport, sizeof info->transport);
-    memcpy(info->endpoint, ctx->report.endpoint, sizeof info->endpoint);
-    memcpy(info->error, ctx->report.error, sizeof info->error);
+    memcpy(info.transport, ctx->report.transport, sizeof info.transport);
+    memcpy(info.endpoint, ctx->report.endpoint, sizeof info.endpoint);
+    memcpy(info.error, ctx->report.error, sizeof info.error);
     if (conn) {
-        info->host_major = conn->host_major;
-        info->host_minor = conn->host_minor_seen;
-        info->features_asked = conn->wanted_features;
-        info->features = conn->features;
-        info->host_devices = conn->n_devices;
-        info->ring = conn->tp->ring_on;
+        info.host_major = conn->host_major;
+        info.host_minor = conn->host_minor_seen;
+        info.features_asked = conn->wanted_features;
+        info.features = conn->features;
+        info.host_devices = conn->n_devices;
+        info.ring = conn->tp->ring_on;
+        info.capset = conn->tp->capset;
     }
+    memcpy(out, &info,
+           info.version == 1 ? offsetof(struct ggml_backend_apir_info, capset) : sizeof info);
     return true;
 }
 
@@ -71,14 +77,14 @@ static bool apir_reg_get_device_info(ggml_backend_dev_t dev,
     for (size_t i = 0; i < ctx->n_devices; i++)
         if (dev == &ctx->devices[i].gdev)
             d = &ctx->devices[i];
-    if (!d || !info || info->version != GGML_BACKEND_APIR_INFO_VERSION)
+    if (!d || !info || info->version < 1 || info->version > GGML_BACKEND_APIR_INFO_VERSION)
         return false;
     static const char *const types[] = {[APIR_DEV_TYPE_CPU] = "cpu",
                                         [APIR_DEV_TYPE_GPU] = "gpu",
                                         [APIR_DEV_TYPE_IGPU] = "igpu",
                                         [APIR_DEV_TYPE_ACCEL] = "accel"};
     *info = (struct ggml_backend_apir_device_info){
-        .version = GGML_BACKEND_APIR_INFO_VERSION,
+        .version = info->version,
         .shared = apir_conn_shares(d->conn, d->caps),
     };
     _Static_assert(sizeof info->host_name == sizeof d->host_name &&

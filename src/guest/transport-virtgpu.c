@@ -1,8 +1,9 @@
 /* The virtgpu transport: inside a VM, virglrenderer's APIR context through the virtio-gpu
  * render node (ioctls of virtgpu_uapi.h). The node must offer context init, blobs and
- * host-visible memory, and capset 10 must say APIR runs. Blobs are HOST3D + MAPPABLE, mapped
- * through the node; commands go with EXECBUFFER (no fences: APIR has none). The outer protocol
- * is vm.c's. */
+ * host-visible memory, and capset 10 must say APIR runs, or capset 4 carry the APIR capset
+ * (virglrenderer's Venus route, what deployed VMMs carry: vm_capset.c). Blobs are HOST3D +
+ * MAPPABLE, mapped through the node; commands go with EXECBUFFER (no fences: APIR has none). The
+ * outer protocol is vm.c's. */
 #include "vm.h"
 
 #include "../proto/virgl_abi.h"
@@ -136,8 +137,28 @@ static const struct apir_vm_ops apir_virtgpu_vm_ops = {
     .destroy = apir_vg_destroy,
 };
 
-/* What an APIR context needs of the node, then the context itself. */
-static bool apir_vg_context(int fd, const char *path, char *why, size_t n)
+struct apir_vg_node {
+    int fd;
+    int capset_ids; /* SUPPORTED_CAPSET_IDS, or -1 when the kernel cannot say */
+};
+
+/* A capset through GET_CAPS, if the node lists it (kernels before the capset list are asked
+ * directly). The kernel refuses a capset it does not know with EINVAL (ENOSYS: none at all). */
+static int apir_vg_read_capset(void *ctx, uint32_t id, struct apir_virgl_capset *caps)
+{
+    const struct apir_vg_node *node = ctx;
+    if (node->capset_ids != -1 && !(node->capset_ids & (1 << id)))
+        return 0;
+    struct apir_virtgpu_get_caps gc = {
+        .cap_set_id = id, .addr = (uint64_t)(uintptr_t)caps, .size = sizeof *caps};
+    if (apir_vg_ioctl(node->fd, APIR_DRM_IOCTL_VIRTGPU_GET_CAPS, &gc))
+        return 1;
+    return errno == EINVAL || errno == ENOSYS ? 0 : -1;
+}
+
+/* What an APIR context needs of the node, the capset (10, or 4 routed: vm_capset.c), then the
+ * context itself. *capset: the one chosen. */
+static bool apir_vg_context(int fd, const char *path, uint32_t *capset, char *why, size_t n)
 {
     if (apir_vg_param(fd, APIR_VIRTGPU_PARAM_CONTEXT_INIT) != 1 ||
         apir_vg_param(fd, APIR_VIRTGPU_PARAM_RESOURCE_BLOB) != 1 ||
@@ -145,23 +166,21 @@ static bool apir_vg_context(int fd, const char *path, char *why, size_t n)
         snprintf(why, n, "%s lacks context init, blobs or host-visible memory", path);
         return false;
     }
-    int ids = apir_vg_param(fd, APIR_VIRTGPU_PARAM_SUPPORTED_CAPSET_IDS);
-    struct apir_virgl_capset caps = {0};
-    struct apir_virtgpu_get_caps gc = {.cap_set_id = APIR_VIRGL_CAPSET_ID,
-                                       .addr = (uint64_t)(uintptr_t)&caps,
-                                       .size = sizeof caps};
-    if ((ids != -1 && !(ids & (1 << APIR_VIRGL_CAPSET_ID))) ||
-        !apir_vg_ioctl(fd, APIR_DRM_IOCTL_VIRTGPU_GET_CAPS, &gc) || caps.apir_version == 0) {
-        snprintf(why, n, "%s offers no APIR capset (10): the VMM or virglrenderer lacks APIR",
-                 path);
+    struct apir_vg_node node = {fd, apir_vg_param(fd, APIR_VIRTGPU_PARAM_SUPPORTED_CAPSET_IDS)};
+    const struct apir_vm_capset_source src = {
+        .read = apir_vg_read_capset,
+        .ctx = &node,
+        .where = path,
+        .hint = "the VMM or virglrenderer lacks APIR",
+    };
+    if (!apir_vm_capset_choose(&src, capset, why, n))
         return false;
-    }
-    struct apir_virtgpu_context_set_param p = {APIR_VIRTGPU_CONTEXT_PARAM_CAPSET_ID,
-                                               APIR_VIRGL_CAPSET_ID};
+    struct apir_virtgpu_context_set_param p = {APIR_VIRTGPU_CONTEXT_PARAM_CAPSET_ID, *capset};
     struct apir_virtgpu_context_init ci = {.num_params = 1,
                                            .ctx_set_params = (uint64_t)(uintptr_t)&p};
     if (!apir_vg_ioctl(fd, APIR_DRM_IOCTL_VIRTGPU_CONTEXT_INIT, &ci)) {
-        snprintf(why, n, "%s: CONTEXT_INIT for APIR failed (%s)", path, strerror(errno));
+        snprintf(why, n, "%s: CONTEXT_INIT with capset %u failed (%s)", path, *capset,
+                 strerror(errno));
         return false;
     }
     return true;
@@ -195,7 +214,8 @@ struct apir_transport *apir_transport_virtgpu_open(const char *path, char *why, 
     if (fd < 0)
         return NULL;
     struct apir_virtgpu_transport *vg = calloc(1, sizeof *vg);
-    if (!vg || !apir_vg_context(fd, node, why, whylen)) {
+    uint32_t capset = 0;
+    if (!vg || !apir_vg_context(fd, node, &capset, why, whylen)) {
         if (!vg)
             snprintf(why, whylen, "out of memory");
         free(vg);
@@ -206,6 +226,7 @@ struct apir_transport *apir_transport_virtgpu_open(const char *path, char *why, 
     vg->vm.base.ops = &apir_vm_transport_ops;
     vg->vm.vops = &apir_virtgpu_vm_ops;
     vg->vm.reply.fd = -1;
+    apir_vm_capset_use(&vg->vm, capset);
     snprintf(vg->vm.base.desc, sizeof vg->vm.base.desc, "virtgpu:%.100s", node);
     if (!apir_vm_init(&vg->vm, &apir_virtgpu_vm_ops, why, whylen)) {
         vg->vm.base.ops->destroy(&vg->vm.base);

@@ -1,7 +1,8 @@
 /* The vtest transport: virglrenderer's APIR context through virgl_test_server, no VM. Blobs
  * are HOST3D + MAPPABLE (GUEST blobs never reach an APIR context), their memory arrives as a
- * descriptor; commands go with SUBMIT_CMD2, without fences (APIR has none). The outer protocol
- * is vm.c's. */
+ * descriptor; commands go with SUBMIT_CMD2, without fences (APIR has none). The context is on
+ * capset 10, or on capset 4 when the server routes Venus to APIR (vm_capset.c). The outer
+ * protocol is vm.c's. */
 #include "vm.h"
 
 #include "../proto/virgl_abi.h"
@@ -76,23 +77,35 @@ static const struct apir_vm_ops apir_vtest_vm_ops = {
     .destroy = apir_vt_destroy,
 };
 
-/* Capset 10 must be there and say APIR runs: the server may answer "valid" with zeros. */
-static bool apir_vt_check_capset(struct apir_vtest *v, const char *path, char *why, size_t n)
+/* A capset as the server answers GET_CAPSET: offered when "valid" with at least a word. */
+static int apir_vt_read_capset(void *ctx, uint32_t id, struct apir_virgl_capset *caps)
 {
-    struct apir_virgl_capset caps = {0};
     size_t got;
     bool valid;
-    if (!apir_vtest_get_capset(v, APIR_VIRGL_CAPSET_ID, 0, &caps, sizeof caps, &got, &valid)) {
-        snprintf(why, n, "virgl_test_server at %s: GET_CAPSET failed", path);
+    if (!apir_vtest_get_capset(ctx, id, 0, caps, sizeof *caps, &got, &valid))
+        return -1;
+    return valid && got >= sizeof caps->apir_version;
+}
+
+/* Capset 10, else a Venus capset 4 routed to APIR (vm_capset.c); then the context on it. */
+static bool apir_vt_context(struct apir_vtest_transport *vt, const char *path, char *why, size_t n)
+{
+    char where[160];
+    snprintf(where, sizeof where, "virgl_test_server at %.120s", path);
+    const struct apir_vm_capset_source src = {
+        .read = apir_vt_read_capset,
+        .ctx = &vt->v,
+        .where = where,
+        .hint = "start it with --venus from a build with -Dapir=true",
+    };
+    uint32_t id;
+    if (!apir_vm_capset_choose(&src, &id, why, n))
+        return false;
+    if (!apir_vtest_context_init(&vt->v, id)) {
+        snprintf(why, n, "%s: CONTEXT_INIT failed", where);
         return false;
     }
-    if (!valid || got < sizeof caps.apir_version || caps.apir_version == 0) {
-        snprintf(why, n,
-                 "virgl_test_server at %s has no APIR context (capset 10; start it with "
-                 "--venus from a build with -Dapir=true)",
-                 path);
-        return false;
-    }
+    apir_vm_capset_use(&vt->vm, id);
     return true;
 }
 
@@ -112,11 +125,8 @@ struct apir_transport *apir_transport_vtest_open(const char *path, char *why, si
         free(vt);
         return NULL;
     }
-    if (!apir_vt_check_capset(&vt->v, path, why, whylen) ||
-        !apir_vtest_context_init(&vt->v, APIR_VIRGL_CAPSET_ID) ||
+    if (!apir_vt_context(vt, path, why, whylen) ||
         !apir_vm_init(&vt->vm, &apir_vtest_vm_ops, why, whylen)) {
-        if (!*why)
-            snprintf(why, whylen, "virgl_test_server at %s: CONTEXT_INIT failed", path);
         vt->vm.base.ops->destroy(&vt->vm.base);
         return NULL;
     }

@@ -49,6 +49,7 @@ struct apir_transport {
     char desc[128];     /* where we are connected, for log lines */
     bool last_via_ring; /* the last request went through shared memory (for APIR_STATS) */
     bool ring_on;       /* start set up a shared-memory ring that calls go through */
+    uint32_t capset;    /* VM transports: the context's virtio-gpu capset (10, or 4 routed) */
 };
 
 /* Rounds *size up to whole pages (shared memory is mapped by the page); false for 0 or a

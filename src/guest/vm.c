@@ -43,7 +43,7 @@ bool apir_vm_send_to(struct apir_vm *vm, uint32_t type, uint32_t flags, uint32_t
     size_t total = APIR_VM_CMD_HDR + (len + 3) / 4 * 4;
     if (total > vm->cmd_cap)
         return false;
-    uint32_t hdr[3] = {type, flags, reply_id};
+    uint32_t hdr[3] = {vm->cmd_base + type, flags, reply_id};
     memcpy(vm->cmd, hdr, sizeof hdr);
     if (len)
         memcpy(vm->cmd + APIR_VM_CMD_HDR, payload, len);

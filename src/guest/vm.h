@@ -11,6 +11,7 @@
 #define APIR_VM_KICK_BLOB 4096u
 
 struct apir_vm;
+struct apir_virgl_capset;
 
 struct apir_vm_ops {
     /* A HOST3D, mappable blob of at least size bytes, mapped: out->id is the resource id the
@@ -50,7 +51,27 @@ struct apir_vm {
     struct apir_ring ring;
     bool ring_on;
     uint32_t ring_seq;
+    uint32_t cmd_base; /* added to every command type: 331 on a routed Venus context */
 };
+
+/* vm_capset.c: how a transport reads a capset for apir_vm_capset_choose. read: 1 and its
+ * first bytes in *c (zeros past what the host gave) when offered, 0 when not, -1 when the
+ * transport failed. where names the host in lines ("virgl_test_server at PATH", the render
+ * node); hint says what to fix when no APIR context is there at all. */
+struct apir_vm_capset_source {
+    int (*read)(void *ctx, uint32_t id, struct apir_virgl_capset *c);
+    void *ctx;
+    const char *where;
+    const char *hint;
+};
+/* The capset to create the context with, before any context exists: 10 when offered and APIR
+ * runs behind it, else 4 when its contents are the APIR capset (virglrenderer's
+ * VIRGL_ROUTE_VENUS_TO_APIR); APIR_VIRTGPU_CAPSET=apir|venus allows only that one. false with
+ * the reason in why: nothing must then be sent (a real Venus context decodes Vulkan). */
+bool apir_vm_capset_choose(const struct apir_vm_capset_source *src, uint32_t *id, char *why,
+                           size_t n);
+/* Records the context's capset: its command types are offset on a routed Venus context. */
+void apir_vm_capset_use(struct apir_vm *vm, uint32_t id);
 
 /* Once the backend has its context: creates the reply blob, then HandShake and LoadLibrary.
  * false with a reason in why (the caller then destroys the transport). */

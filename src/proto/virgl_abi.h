@@ -20,6 +20,15 @@ struct apir_virgl_capset {
 };
 _Static_assert(sizeof(struct apir_virgl_capset) == 24, "capset 10 is six dwords");
 
+/* The transition route every deployed VMM carries (libkrun, QEMU >= 9.2 list only the capsets
+ * they know): virglrenderer started with VIRGL_ROUTE_VENUS_TO_APIR=1 answers the Venus capset
+ * (4) with the APIR capset's contents above and turns a Venus context into an APIR context,
+ * subtracting the Venus command count from every command type at least that large. Without
+ * the variable, capset 4 is Venus's own (its first words: wire format version, vk.xml version,
+ * extension spec versions), and its context decodes Vulkan commands. */
+#define APIR_VIRGL_CAPSET_VENUS 4u
+#define APIR_VIRGL_VENUS_CMD_BASE 331u /* the Venus command count, added to each cmd_type */
+
 /* Outer command types (dword 0). */
 enum apir_virgl_cmd {
     APIR_VIRGL_CMD_HANDSHAKE = 0,    /* payload {major, minor}; result APIR_VIRGL_MAGIC */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# apir-info over the test's transport (APIR_IT_TRANSPORT: socket, vtest, virtgpu):
+# apir-info over the test's transport (APIR_IT_TRANSPORT: socket, vtest, virtgpu; APIR_IT_ROUTE=1:
+# on virglrenderer's Venus route, lib.sh):
 #  - against a running host it lists every device the host serves, with the host's names and
-#    the memory the host's CPU backend reports, and --json is well-formed with the same facts;
+#    the memory the host's CPU backend reports, the VM context's capset (10, or 4 routed), and
+#    --json is well-formed with the same facts;
 #  - with nothing reachable it exits 1 with exactly one line on stderr (nothing on stdout)
 #    naming the cause: no socket, permission denied, protocol version mismatch (version_server,
 #    a TEST DOUBLE host of another major), no virtio-gpu node; over vtest, a server without
@@ -34,6 +36,16 @@ info >"$APIR_TMP/out" 2>"$APIR_TMP/err" || rc=$?
 cat "$APIR_TMP/out"
 check "exit 0 with a host (rc $rc: $(cat "$APIR_TMP/err"))" '[ "$rc" = 0 ]'
 check "transport named" 'grep -q "^transport *$tr, " "$APIR_TMP/out"'
+# The VM context's capset: 4 on the Venus route (APIR_IT_ROUTE=1, lib.sh), else APIR's 10.
+capset=null
+if [ "$tr" != socket ]; then
+  capset=10
+  [ "${APIR_IT_ROUTE:-}" = 1 ] && capset=4
+  check "capset $capset named" \
+    'grep -Eq "^capset *$capset \((APIR|Venus, routed to APIR by VIRGL_ROUTE_VENUS_TO_APIR)\)$" "$APIR_TMP/out"'
+else
+  check "no capset over the socket" '! grep -q "^capset" "$APIR_TMP/out"'
+fi
 check "both protocol versions" \
   'grep -q "^protocol *host $major\.$minor, plugin $major\.$minor$" "$APIR_TMP/out"'
 check "a round trip timed" 'grep -Eq "^round trip *[0-9.]+ us median of 16 calls" "$APIR_TMP/out"'
@@ -56,6 +68,7 @@ check "--json exits 0" '[ "$rc" = 0 ]'
 check "--json is well-formed JSON" '"$APIR_BUILD/tests/json_check" "$APIR_TMP/json"'
 check "--json facts" 'grep -q "\"connected\": true" "$APIR_TMP/json" &&
   grep -q "\"transport\": \"$tr\"" "$APIR_TMP/json" &&
+  grep -q "\"capset\": $capset," "$APIR_TMP/json" &&
   grep -q "\"protocol\": {\"plugin\": \"$major.$minor\", \"host\": \"$major.$minor\"}" "$APIR_TMP/json" &&
   grep -q "\"round_trip_us\": {\"calls\": 4," "$APIR_TMP/json" &&
   grep -q "\"host\": {\"name\": \"CPU\", " "$APIR_TMP/json" &&

@@ -84,13 +84,26 @@ apir_start_host() {
   esac
 }
 
+# APIR_IT_ROUTE=1: the deployed route instead (virglrenderer's VIRGL_ROUTE_VENUS_TO_APIR=1: APIR
+# served on the Venus capset 4). The vtest guest is told to use capset 4 (the server offers
+# 10 too); the fake render node offers only capset 4, as QEMU and libkrun do, so the guest's
+# automatic choice is what is tested there. apir_route_env: the server's variable, or nothing.
+apir_route_env() { [ "${APIR_IT_ROUTE:-}" = 1 ] && echo VIRGL_ROUTE_VENUS_TO_APIR=1 || true; }
+if [ "${APIR_IT_ROUTE:-}" = 1 ]; then
+  case "${APIR_IT_TRANSPORT:-}" in
+    vtest) export APIR_VIRTGPU_CAPSET=venus ;;
+    virtgpu) export APIR_FAKE_CAPSET_IDS=4 ;;
+  esac
+fi
+
 apir_start_vtest() {
   local vb=${VIRGL_BUILD_DIR:-}
   [ -n "$vb" ] && [ -x "$vb/vtest/virgl_test_server" ] ||
     apir_skip "no virglrenderer APIR build (../shared/deps absent and VIRGLRENDERER_DIR unset)"
   VTEST_SOCKET="$APIR_TMP/vtest.sock"
   # Not through apir_stock: the server must stay this job's own process, its group's leader.
-  env -u GGML_BACKEND_PATH LD_PRELOAD="$(apir_stock_preload)" \
+  # shellcheck disable=SC2046 # the route variable is one word or none
+  env -u GGML_BACKEND_PATH LD_PRELOAD="$(apir_stock_preload)" $(apir_route_env) \
     RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
     APIR_IT_MARK="$APIR_TMP" VIRGL_APIR_BACKEND_LIBRARY="$APIR_BUILD/libapir-host.so" \
     APIR_LLAMA_CPP_GGML_LIBRARY_PATH="$APIR_HOST_GGML_BIN/libggml-cpu.so" \

@@ -38,9 +38,12 @@ trap 'kill "$RPC_PID" 2>/dev/null || true; apir_cleanup' EXIT
 start_rpc_server
 echo "ggml-rpc-server on 127.0.0.1:$RPC_PORT"
 
-complete() { # runs stock llama-completion greedily; stdout: the text
-  "$LLAMA_CPP_BIN/llama-completion" -m "$model" -p "Once upon a time" -n 32 --temp 0 -no-cnv \
-    -t 2 -lv 4 "$@"
+# Runs stock llama-completion greedily; stdout: the text. llama-completion writes the text
+# through llama.cpp's log queue, which upstream never drains at exit: under load its tail was
+# lost (2 of 8 runs beside two busy processes). The flush shim (lib.sh) drains it.
+complete() {
+  apir_flushed "$LLAMA_CPP_BIN/llama-completion" -m "$model" -p "Once upon a time" -n 32 \
+    --temp 0 -no-cnv -t 2 -lv 4 "$@"
 }
 
 failures=0

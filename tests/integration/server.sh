@@ -52,6 +52,9 @@ start_server() {
 start_server native env -u GGML_BACKEND_PATH LLAMA_ARG_DEVICE=none
 start_server apir env GGML_BACKEND_PATH="$APIR_PLUGIN" LD_PRELOAD="$(apir_stock_preload ${APIR_GUEST_PRELOAD:-})" \
   LLAMA_ARG_DEVICE=APIR0 LLAMA_ARG_N_GPU_LAYERS=99
+# The server logs through llama.cpp's asynchronous queue: its thread may write the line a little
+# after /health answers when the machine is busy.
+for _ in $(seq 1 100); do grep -q "APIR0 model buffer size" "$APIR_TMP/apir.log" && break; sleep 0.1; done
 grep -q "APIR0 model buffer size" "$APIR_TMP/apir.log" || { echo "FAIL: llama-server did not use APIR0"; exit 1; }
 
 # The generated text, from /completion's JSON "content" (escapes kept: compared as-is).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The VM transports against the real virgl_test_server, when things go wrong:
 #  - no APIR capset (a server without APIR), no host library configured, no virtio-gpu node:
+#    (with APIR_IT_ROUTE=1, everything here runs on the Venus route: lib.sh)
 #    a stock llama.cpp tool lists no APIR device, says why in one line, and exits 0;
 #  - a guest killed in the middle of its graphs: its context goes away, a guest running beside
 #    it finishes with the right tokens, and the next guest is served;
@@ -36,13 +37,14 @@ plain_pid=$!
 APIR_KILL_GROUPS+=("$plain_pid")
 for _ in $(seq 1 50); do [ -S "$plain" ] && break; sleep 0.1; done
 expect_no_devices 'has no APIR context' APIR_TRANSPORT=vtest APIR_VTEST_SOCKET="$plain"
-expect_no_devices 'offers no APIR capset' APIR_TRANSPORT= LD_PRELOAD="$(apir_stock_preload "$fake")" \
+expect_no_devices 'has no APIR context' APIR_TRANSPORT= LD_PRELOAD="$(apir_stock_preload "$fake")" \
   APIR_FAKE_VTEST_SOCKET="$plain"
 kill -- -"$plain_pid" 2>/dev/null || true
 
 # APIR runs but nobody told virglrenderer which library to load.
 nolib="$APIR_TMP/nolib.sock"
-env -u VIRGL_APIR_BACKEND_LIBRARY RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
+# shellcheck disable=SC2046 # the route variable (APIR_IT_ROUTE) is one word or none
+env -u VIRGL_APIR_BACKEND_LIBRARY $(apir_route_env) RENDER_SERVER_EXEC_PATH="$vb/server/virgl_render_server" \
   setsid "$vb/vtest/virgl_test_server" --no-virgl --venus --socket-path "$nolib" \
   >"$APIR_TMP/nolib.log" 2>&1 &
 nolib_pid=$!
