@@ -77,13 +77,31 @@ static bool apir_extrabuf_matmul_shape_ok(const struct ggml_tensor *op)
            op->type == GGML_TYPE_F32 && op->nb[0] == sizeof(float);
 }
 
+/* The served device a buffer type belongs to: from the host's own table, since ggml leaves
+ * some buffer types' device unset (the CPU's plain one). */
+static ggml_backend_dev_t apir_extrabuf_device(const struct apir_host *h,
+                                               ggml_backend_buffer_type_t buft, bool *extra)
+{
+    for (size_t d = 0; d < h->n_devices; d++) {
+        *extra = false;
+        if (ggml_backend_dev_buffer_type(h->devices[d]) == buft)
+            return h->devices[d];
+        *extra = true;
+        for (uint32_t i = 0; i < h->n_extra_bufts[d]; i++)
+            if (h->extra_bufts[d][i] == buft)
+                return h->devices[d];
+    }
+    return NULL;
+}
+
 bool apir_extrabuf_supports(struct apir_session *s, ggml_backend_buffer_type_t buft,
                             struct ggml_tensor *op)
 {
-    ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+    bool extra;
+    ggml_backend_dev_t dev = apir_extrabuf_device(s->host, buft, &extra);
     if (!dev)
         return false;
-    if (!apir_extrabuf_is_extra(s->host, buft))
+    if (!extra)
         return ggml_backend_dev_supports_op(dev, op);
     if (!apir_extrabuf_matmul_shape_ok(op) || op->src[0]->buffer)
         return false;
