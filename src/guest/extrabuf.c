@@ -152,8 +152,8 @@ bool apir_extrabuf_supports_op(struct apir_device *d, const struct ggml_tensor *
         struct apir_extra_buft *e = op->src[i] && op->src[i]->buffer
                                         ? apir_extrabuf_find(d, op->src[i]->buffer->buft)
                                         : NULL;
-        if (e) {
-            *v = apir_xb_query(e, op);
+        if (e) { /* the host takes such a tensor only as a matmul's weight, src 0 */
+            *v = i == 0 && apir_xb_query(e, op);
             return true;
         }
     }
