@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define APIR_PROTO_MAJOR 1
-#define APIR_PROTO_MINOR 1
+#define APIR_PROTO_MINOR 2
 
 #define APIR_MAGIC_REQ 0x51524941u /* "AIRQ" */
 #define APIR_MAGIC_REP 0x50524941u /* "AIRP" */
@@ -26,8 +26,14 @@ enum apir_feature {
     /* Graph cache (minor 1): each stream keeps its last graph, decoded, validated and rebuilt;
      * GRAPH_RECOMPUTE runs it again with a message of a few bytes. */
     APIR_FEAT_GRAPH_CACHE = 1u << 1,
+    /* Extra buffer types (minor 2): a host device's buffer types beside its default one whose
+     * buffers hold weights in a layout of their own (ggml-cpu's CPU_REPACK). The guest offers
+     * them as the device's extra buffer types, so llama.cpp places matmul weights there as it
+     * does natively; their data is set whole and never read back. */
+    APIR_FEAT_EXTRA_BUFTS = 1u << 2,
 };
-#define APIR_FEATURES_SUPPORTED ((uint64_t)(APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE))
+#define APIR_FEATURES_SUPPORTED                                                                    \
+    ((uint64_t)(APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE | APIR_FEAT_EXTRA_BUFTS))
 
 /* Caps that keep one hostile message from costing the host unbounded memory or time. */
 #define APIR_MAX_PAYLOAD (80u << 20)    /* a chunk of tensor data plus its tensor header */
@@ -36,6 +42,7 @@ enum apir_feature {
 #define APIR_MAX_GRAPH_NODES 32768u
 #define APIR_MAX_DEVICES 16u
 #define APIR_MAX_REGIONS 4096u
+#define APIR_MAX_EXTRA_BUFTS 4u /* extra buffer types of one device */
 #define APIR_MAX_NAME 64u
 #define APIR_MAX_SRC 10u
 #define APIR_OP_PARAMS_BYTES 64u
@@ -78,7 +85,10 @@ enum apir_feature {
     X(26, TENSOR_SET_STAGED, tensor_set_staged,                                                    \
       "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")                    \
     X(27, TENSOR_GET_STAGED, tensor_get_staged,                                                    \
-      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")
+      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")                    \
+    X(28, DEVICE_EXTRA_BUFTS, device_extra_bufts, "u64 dev",                                       \
+      "u32 n, n x (u64 buft, str buft_name, u64 alignment, u64 max_size, u32 buft_flags)")         \
+    X(29, BUFT_SUPPORTS_OP, buft_supports_op, "u64 buft, graph(1 node)", "u32 supported")
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,

@@ -61,9 +61,49 @@ static enum ggml_status apir_buf_init_tensor(ggml_backend_buffer_t buffer, struc
     return apir_status_to_ggml(apir_call_simple_end(&c));
 }
 
+/* Buffers of an extra buffer type hold each tensor in the host backend's own layout: the host
+ * rewrites what it is given, as a whole tensor, and has nothing to give back. Natively those
+ * buffers have no get_tensor (ggml asserts); here a read is an error and yields zeros. */
+static void apir_buf_whole_refused(const struct apir_buffer *b, const struct ggml_tensor *t,
+                                   const char *what)
+{
+    apir_log_emit(APIR_LOG_ERROR,
+                  "%s: %s of tensor '%s' refused: a %s buffer takes whole tensors "
+                  "and is never read back",
+                  b->dev->name, what, t->name, b->dev->name);
+}
+
+static void apir_buf_set_whole(struct apir_buffer *b, struct ggml_tensor *t, const void *data,
+                               size_t offset, size_t size)
+{
+    if (offset != 0 || size != ggml_nbytes(t)) {
+        apir_buf_whole_refused(b, t, "a partial set");
+        return;
+    }
+    int st = APIR_OK;
+    if (!apir_staging_set_whole(b->dev->conn, t, data, size, &st)) {
+        st = APIR_E_UNSUPPORTED; /* no regions: one inline message, if it fits one */
+        if (size <= APIR_MAX_DATA_CHUNK) {
+            struct apir_call c;
+            struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_SET);
+            apir_encode_lone(w, t);
+            apir_write_u64(w, 0);
+            apir_write_blob(w, data, size);
+            st = apir_call_simple_end(&c);
+        }
+    }
+    if (st != APIR_OK)
+        apir_log_emit(APIR_LOG_ERROR, "%s: setting tensor '%s' (%zu bytes) failed: %s",
+                      b->dev->name, t->name, size, apir_status_str(st));
+}
+
 static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
                                    uint8_t value, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->whole) {
+        apir_buf_whole_refused(apir_buf(buffer), t, "memset");
+        return;
+    }
     if (apir_buf(buffer)->shared) {
         apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memset((uint8_t *)t->data + offset, value, size);
@@ -84,6 +124,10 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
 static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor *t,
                                 const void *data, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->whole) {
+        apir_buf_set_whole(apir_buf(buffer), t, data, offset, size);
+        return;
+    }
     if (apir_buf(buffer)->shared) {
         apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memcpy((uint8_t *)t->data + offset, data, size);
@@ -112,6 +156,11 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
 static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_tensor *t,
                                 void *data, size_t offset, size_t size)
 {
+    if (apir_buf(buffer)->whole) {
+        apir_buf_whole_refused(apir_buf(buffer), t, "a read");
+        memset(data, 0, size);
+        return;
+    }
     if (apir_buf(buffer)->shared) {
         apir_conn_sync(apir_buf(buffer)->dev->conn, false); /* after posted compute */
         memcpy(data, (const uint8_t *)t->data + offset, size);
@@ -151,7 +200,8 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
                                 struct ggml_tensor *dst)
 {
     struct apir_buffer *b = apir_buf(buffer);
-    if (!apir_buffer_is_apir(src->buffer) || apir_buf(src->buffer)->dev->conn != b->dev->conn)
+    if (!apir_buffer_is_apir(src->buffer) || apir_buf(src->buffer)->dev->conn != b->dev->conn ||
+        b->whole || apir_buf(src->buffer)->whole)
         return false;
     if (b->shared && apir_buf(src->buffer)->shared) {
         apir_conn_sync(b->dev->conn, false);
@@ -256,11 +306,12 @@ static bool apir_buffer_alloc_shared(struct apir_device *d, size_t size, struct 
     return true;
 }
 
-static bool apir_buffer_alloc_remote(struct apir_device *d, size_t size, struct apir_buffer *b)
+static bool apir_buffer_alloc_remote(struct apir_device *d, uint64_t buft_h, size_t size,
+                                     struct apir_buffer *b)
 {
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_ALLOC);
-    apir_write_u64(w, d->buft_h);
+    apir_write_u64(w, buft_h);
     apir_write_u64(w, size);
     uint64_t got;
     if (!apir_buffer_read_reply(&c, size, &b->handle, &got, &b->flags))
@@ -285,9 +336,23 @@ ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size)
         size = 1;
     bool shareable = apir_conn_shares(d->conn, d->caps);
     if (!(shareable && apir_buffer_alloc_shared(d, size, b)) &&
-        !apir_buffer_alloc_remote(d, size, b)) {
+        !apir_buffer_alloc_remote(d, d->buft_h, size, b)) {
         free(b);
         return NULL;
     }
     return ggml_backend_buffer_init(&d->buft, apir_buffer_iface, b, b->size);
+}
+
+/* Always host memory: the layout is the host backend's, of no use to the guest. */
+ggml_backend_buffer_t apir_buffer_alloc_extra(struct apir_extra_buft *e, size_t size)
+{
+    struct apir_buffer *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    if (!apir_buffer_alloc_remote(e->dev, e->handle, size ? size : 1, b)) {
+        free(b);
+        return NULL;
+    }
+    b->whole = true;
+    return ggml_backend_buffer_init(&e->buft, apir_buffer_iface, b, b->size);
 }

@@ -87,8 +87,8 @@ static ggml_backend_buffer_type_t apir_dev_get_buffer_type(ggml_backend_dev_t de
 }
 
 /* Asks the host an op question (supports / offload / alloc size), through the cache. */
-static uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
-                                  uint64_t handle, const struct ggml_tensor *op, uint64_t fallback)
+uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
+                           uint64_t handle, const struct ggml_tensor *op, uint64_t fallback)
 {
     struct apir_writer key;
     apir_writer_init(&key, APIR_MAX_PAYLOAD);
@@ -119,6 +119,9 @@ static uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *c
 static bool apir_dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)
 {
     struct apir_device *d = apir_dev(dev);
+    bool v;
+    if (apir_extrabuf_supports_op(d, op, &v))
+        return v;
     return apir_dev_op_query(d, &d->supports, APIR_CMD_DEVICE_SUPPORTS_OP, d->dev_h, op, 0) != 0;
 }
 
@@ -130,7 +133,7 @@ static bool apir_dev_offload_op(ggml_backend_dev_t dev, const struct ggml_tensor
 
 static bool apir_dev_supports_buft(ggml_backend_dev_t dev, ggml_backend_buffer_type_t buft)
 {
-    return buft == &apir_dev(dev)->buft;
+    return buft == &apir_dev(dev)->buft || apir_extrabuf_find(apir_dev(dev), buft);
 }
 
 static const struct ggml_backend_device_i apir_device_iface = {

@@ -104,6 +104,10 @@ bool apir_staging_set(struct apir_conn *conn, const struct ggml_tensor *t, const
                       size_t offset, size_t size);
 bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void *data,
                       size_t offset, size_t size);
+/* A whole tensor in one TENSOR_SET_STAGED (buffers whose host side repacks what it gets):
+ * through the staging region, or a region of its own when larger. false: no regions here. */
+bool apir_staging_set_whole(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
+                            size_t size, int *status);
 void apir_staging_free(struct apir_conn *conn);
 
 /* region.c: a region created by the transport and attached to the host session (false:
@@ -128,6 +132,20 @@ bool apir_op_cache_get(struct apir_op_cache *c, const void *key, size_t len, uin
 void apir_op_cache_put(struct apir_op_cache *c, const void *key, size_t len, uint64_t value);
 void apir_op_cache_free(struct apir_op_cache *c);
 
+/* An extra buffer type of a host device (extrabuf.c): buffers held by the host in a layout of
+ * its backend's own (ggml-cpu's CPU_REPACK), set whole and never read back. */
+struct apir_extra_buft {
+    struct ggml_backend_buffer_type buft;
+    struct apir_device *dev;
+    uint64_t handle;
+    char name[48];
+    char host_name[APIR_MAX_NAME];
+    uint64_t alignment;
+    uint64_t max_size;
+    uint32_t flags;
+    struct apir_op_cache supports; /* BUFT_SUPPORTS_OP answers */
+};
+
 struct apir_device {
     struct ggml_backend_device gdev;
     struct ggml_backend_buffer_type buft;
@@ -147,6 +165,9 @@ struct apir_device {
     uint64_t max_size;
     uint32_t buft_flags;
     struct apir_op_cache supports, offload, alloc_size;
+    struct apir_extra_buft extra[APIR_MAX_EXTRA_BUFTS];
+    uint32_t n_extra;
+    ggml_backend_buffer_type_t extra_list[APIR_MAX_EXTRA_BUFTS + 1]; /* NULL-terminated */
 };
 
 struct apir_buffer {
@@ -158,6 +179,7 @@ struct apir_buffer {
     size_t size;
     uint32_t flags;
     bool shared;
+    bool whole; /* of an extra buffer type: whole-tensor sets only, nothing read back */
     struct apir_shm_region shm;
 };
 
@@ -180,7 +202,17 @@ void apir_tensor_map_free(struct apir_tensor_map *m);
 
 /* device.c / buffer.c / backend.c */
 void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
+uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
+                           uint64_t handle, const struct ggml_tensor *op, uint64_t fallback);
 ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size);
+/* A host-held buffer of an extra buffer type. */
+ggml_backend_buffer_t apir_buffer_alloc_extra(struct apir_extra_buft *e, size_t size);
+
+/* extrabuf.c: the host device's extra buffer types (negotiated: APIR_FEAT_EXTRA_BUFTS). */
+void apir_extrabuf_fetch(struct apir_device *d);
+struct apir_extra_buft *apir_extrabuf_find(struct apir_device *d, ggml_backend_buffer_type_t b);
+/* supports_op for ops touching extra buffer types; false: not such an op, ask as usual. */
+bool apir_extrabuf_supports_op(struct apir_device *d, const struct ggml_tensor *op, bool *v);
 ggml_backend_t apir_backend_new(struct apir_device *d);
 void apir_backend_set_n_threads(ggml_backend_t backend, int n_threads);
 

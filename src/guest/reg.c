@@ -99,9 +99,22 @@ static bool apir_reg_get_device_info(ggml_backend_dev_t dev,
     return true;
 }
 
+/* ggml_backend_dev_get_extra_bufts: NULL-terminated, empty for a device not of this plugin. */
+static ggml_backend_buffer_type_t *apir_reg_get_extra_bufts(ggml_backend_dev_t dev)
+{
+    static ggml_backend_buffer_type_t none[1] = {NULL};
+    struct apir_reg_ctx *ctx = &apir_reg_state;
+    for (size_t i = 0; i < ctx->n_devices; i++)
+        if (dev == &ctx->devices[i].gdev)
+            return ctx->devices[i].extra_list;
+    return none;
+}
+
 static void *apir_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
 {
     (void)reg;
+    if (strcmp(name, "ggml_backend_dev_get_extra_bufts") == 0)
+        return (void *)apir_reg_get_extra_bufts;
     if (strcmp(name, "ggml_backend_set_n_threads") == 0)
         return (void *)apir_backend_set_n_threads;
     if (strcmp(name, GGML_BACKEND_APIR_GET_INFO) == 0)
@@ -176,6 +189,7 @@ static void apir_reg_init_once(void)
         if (!apir_reg_fetch_device(ctx->conn, i, d))
             break;
         apir_device_setup(d, &apir_reg);
+        apir_extrabuf_fetch(d);
         ctx->n_devices++;
         apir_log_emit(APIR_LOG_DEBUG, "%s: %s, alignment %llu, max size %llu", d->name, d->desc,
                       (unsigned long long)d->alignment, (unsigned long long)d->max_size);

@@ -26,17 +26,23 @@ static void apir_staging_release(struct apir_conn *conn)
     pthread_mutex_unlock(&conn->staging_lock);
 }
 
-static int apir_staging_call(struct apir_conn *conn, uint32_t cmd, const struct ggml_tensor *t,
-                             size_t offset, size_t n)
+static int apir_staging_call_in(struct apir_conn *conn, uint32_t region, uint32_t cmd,
+                                const struct ggml_tensor *t, size_t offset, size_t n)
 {
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, conn, cmd);
     apir_encode_lone(w, t);
     apir_write_u64(w, offset);
-    apir_write_u32(w, conn->staging.id);
+    apir_write_u32(w, region);
     apir_write_u64(w, 0);
     apir_write_u64(w, n);
     return apir_call_simple_end(&c);
+}
+
+static int apir_staging_call(struct apir_conn *conn, uint32_t cmd, const struct ggml_tensor *t,
+                             size_t offset, size_t n)
+{
+    return apir_staging_call_in(conn, conn->staging.id, cmd, t, offset, n);
 }
 
 bool apir_staging_set(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
@@ -75,6 +81,32 @@ bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void 
         apir_conn_count_local(conn, APIR_CMD_TENSOR_GET_STAGED, n);
         done += n;
     }
+    apir_staging_release(conn);
+    return true;
+}
+
+bool apir_staging_set_whole(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
+                            size_t size, int *status)
+{
+    struct apir_shm_region *r = apir_staging_acquire(conn);
+    if (!r)
+        return false;
+    if (size <= r->size) {
+        memcpy(r->ptr, data, size);
+        *status = apir_staging_call(conn, APIR_CMD_TENSOR_SET_STAGED, t, 0, size);
+    } else {
+        /* Larger than the staging region (a big model's output matrix): a region of its own
+         * for this one transfer, at load time only. */
+        struct apir_shm_region tmp;
+        *status = APIR_E_NOMEM;
+        if (apir_region_new(conn, size, &tmp)) {
+            memcpy(tmp.ptr, data, size);
+            *status = apir_staging_call_in(conn, tmp.id, APIR_CMD_TENSOR_SET_STAGED, t, 0, size);
+            apir_region_release(conn, &tmp, true);
+        }
+    }
+    if (*status == APIR_OK)
+        apir_conn_count_local(conn, APIR_CMD_TENSOR_SET_STAGED, size);
     apir_staging_release(conn);
     return true;
 }

@@ -43,6 +43,8 @@ enum apir_status apir_cmd_buffer_alloc(struct apir_session *s, struct apir_reade
         return APIR_E_QUOTA;
     }
     s->bytes_used += hb->size;
+    hb->extra = apir_extrabuf_is_extra(s->host, buft);
+    s->n_extra_buffers += hb->extra;
     apir_write_u64(w, handle);
     apir_write_u64(w, hb->size);
     apir_write_u32(w, apir_buffer_flags(hb->buf));
@@ -66,6 +68,7 @@ enum apir_status apir_cmd_buffer_free(struct apir_session *s, struct apir_reader
 void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb)
 {
     s->buffer_epoch++; /* graphs cached with pointers into it are stale now */
+    s->n_extra_buffers -= hb->extra;
     if (hb->region)
         hb->region->users--; /* the region's bytes stay charged until it is detached */
     else
@@ -136,6 +139,16 @@ bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size)
     return !__builtin_add_overflow(offset, size, &end) && end <= ggml_nbytes(t);
 }
 
+/* The range a set writes: inside the tensor, and for a tensor of an extra buffer the whole
+ * tensor, one its buffer type takes (its set_tensor asserts both and repacks what it gets). */
+bool apir_data_range_ok(struct apir_session *s, struct ggml_tensor *t, uint64_t offset,
+                        uint64_t size, bool set)
+{
+    if (!apir_extrabuf_tensor_in(s, t))
+        return apir_range_ok(t, offset, size);
+    return set && offset == 0 && size == ggml_nbytes(t) && apir_extrabuf_tensor_ok(t);
+}
+
 enum apir_status apir_cmd_tensor_init(struct apir_session *s, struct apir_reader *r,
                                       struct apir_writer *w)
 {
@@ -147,6 +160,8 @@ enum apir_status apir_cmd_tensor_init(struct apir_session *s, struct apir_reader
         return st;
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
+    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
+        st = apir_extrabuf_tensor_ok(b.tensors[0]) ? APIR_OK : APIR_E_INVALID;
     else if (ggml_backend_buffer_init_tensor(b.tensors[0]->buffer, b.tensors[0]) !=
              GGML_STATUS_SUCCESS)
         st = APIR_E_BACKEND;
@@ -168,7 +183,7 @@ enum apir_status apir_cmd_tensor_set(struct apir_session *s, struct apir_reader 
     const void *data = apir_read_blob(r, APIR_MAX_DATA_CHUNK, &size);
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
-    else if (!apir_range_ok(b.tensors[0], offset, size))
+    else if (!apir_data_range_ok(s, b.tensors[0], offset, size, true))
         st = APIR_E_INVALID;
     else if (size)
         ggml_backend_tensor_set(b.tensors[0], data, (size_t)offset, size);
@@ -212,6 +227,8 @@ enum apir_status apir_cmd_tensor_get(struct apir_session *s, struct apir_reader 
     uint64_t size = apir_read_u64(r);
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
+    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
+        st = APIR_E_UNSUPPORTED; /* held in the backend's own layout: nothing to read back */
     else if (size > APIR_MAX_DATA_CHUNK || !apir_range_ok(b.tensors[0], offset, size))
         st = APIR_E_INVALID;
     if (st == APIR_OK) {
@@ -240,6 +257,8 @@ enum apir_status apir_cmd_tensor_memset(struct apir_session *s, struct apir_read
     uint32_t value = apir_read_u32(r);
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
+    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
+        st = APIR_E_UNSUPPORTED;
     else if (value > 255 || !apir_range_ok(b.tensors[0], offset, size))
         st = APIR_E_INVALID;
     else if (size)
@@ -260,7 +279,9 @@ enum apir_status apir_cmd_tensor_copy(struct apir_session *s, struct apir_reader
     size_t n = ggml_nbytes(src);
     if (!apir_reader_done(r))
         st = APIR_E_DECODE;
-    else if (n != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
+    else if (apir_extrabuf_tensor_in(s, src) || apir_extrabuf_tensor_in(s, dst))
+        st = APIR_E_UNSUPPORTED; /* no get_tensor or cpy_tensor there */
+    else if (ggml_nbytes(src) != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
              !ggml_are_same_stride(src, dst) || src->type != dst->type)
         st = APIR_E_INVALID; /* ggml_backend_tensor_copy asserts same layout: check first */
     else if (src->data == dst->data && src->buffer == dst->buffer)

@@ -75,7 +75,7 @@ enum apir_status apir_cmd_device_memory(struct apir_session *s, struct apir_read
 
 /* Shared by supports_op / offload_op / alloc_size: an object handle, then a graph whose last
  * node is the op in question. */
-typedef uint64_t (*apir_op_query_fn)(void *obj, struct ggml_tensor *op);
+typedef uint64_t (*apir_op_query_fn)(struct apir_session *s, void *obj, struct ggml_tensor *op);
 
 static enum apir_status apir_op_query(struct apir_session *s, struct apir_reader *r,
                                       struct apir_writer *w, enum apir_obj_type type,
@@ -97,7 +97,7 @@ static enum apir_status apir_op_query(struct apir_session *s, struct apir_reader
     else
         st = apir_graph_build(s, &s->arena, &g, &b);
     if (st == APIR_OK) {
-        uint64_t v = fn(obj, b.tensors[g.nodes[0]]);
+        uint64_t v = fn(s, obj, b.tensors[g.nodes[0]]);
         if (as_u64)
             apir_write_u64(w, v);
         else
@@ -108,19 +108,27 @@ static enum apir_status apir_op_query(struct apir_session *s, struct apir_reader
     return st;
 }
 
-static uint64_t apir_q_supports(void *dev, struct ggml_tensor *op)
+static uint64_t apir_q_supports(struct apir_session *s, void *dev, struct ggml_tensor *op)
 {
+    (void)s;
     return ggml_backend_dev_supports_op(dev, op);
 }
 
-static uint64_t apir_q_offload(void *dev, struct ggml_tensor *op)
+static uint64_t apir_q_offload(struct apir_session *s, void *dev, struct ggml_tensor *op)
 {
+    (void)s;
     return ggml_backend_dev_offload_op(dev, op);
 }
 
-static uint64_t apir_q_alloc_size(void *buft, struct ggml_tensor *t)
+static uint64_t apir_q_alloc_size(struct apir_session *s, void *buft, struct ggml_tensor *t)
 {
+    (void)s;
     return ggml_backend_buft_get_alloc_size(buft, t);
+}
+
+static uint64_t apir_q_buft_supports(struct apir_session *s, void *buft, struct ggml_tensor *op)
+{
+    return apir_extrabuf_supports(s, buft, op);
 }
 
 enum apir_status apir_cmd_device_supports_op(struct apir_session *s, struct apir_reader *r,
@@ -139,4 +147,49 @@ enum apir_status apir_cmd_buft_alloc_size(struct apir_session *s, struct apir_re
                                           struct apir_writer *w)
 {
     return apir_op_query(s, r, w, APIR_OBJ_BUFT, apir_q_alloc_size, true);
+}
+
+enum apir_status apir_cmd_buft_supports_op(struct apir_session *s, struct apir_reader *r,
+                                           struct apir_writer *w)
+{
+    if (!(s->features & APIR_FEAT_EXTRA_BUFTS))
+        return APIR_E_UNSUPPORTED;
+    return apir_op_query(s, r, w, APIR_OBJ_BUFT, apir_q_buft_supports, false);
+}
+
+/* The device's extra buffer types, each a handle made once per session. */
+enum apir_status apir_cmd_device_extra_bufts(struct apir_session *s, struct apir_reader *r,
+                                             struct apir_writer *w)
+{
+    uint64_t h = apir_read_u64(r);
+    if (!apir_reader_done(r))
+        return APIR_E_DECODE;
+    if (!(s->features & APIR_FEAT_EXTRA_BUFTS))
+        return APIR_E_UNSUPPORTED;
+    ggml_backend_dev_t dev = apir_handles_get(&s->handles, h, APIR_OBJ_DEVICE);
+    if (!dev)
+        return APIR_E_HANDLE;
+    size_t d = 0;
+    while (d < s->host->n_devices && s->host->devices[d] != dev)
+        d++;
+    if (d == s->host->n_devices)
+        return APIR_E_HANDLE;
+    uint32_t n = s->host->n_extra_bufts[d];
+    for (uint32_t i = 0; i < n; i++) {
+        if (!s->extra_buft_handles[d][i])
+            s->extra_buft_handles[d][i] =
+                apir_handles_add(&s->handles, APIR_OBJ_BUFT, s->host->extra_bufts[d][i]);
+        if (!s->extra_buft_handles[d][i])
+            return APIR_E_QUOTA;
+    }
+    apir_write_u32(w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ggml_backend_buffer_type_t buft = s->host->extra_bufts[d][i];
+        apir_write_u64(w, s->extra_buft_handles[d][i]);
+        apir_write_str(w, ggml_backend_buft_name(buft));
+        apir_write_u64(w, ggml_backend_buft_get_alignment(buft));
+        apir_write_u64(w, ggml_backend_buft_get_max_size(buft));
+        apir_write_u32(w, apir_buft_flags(buft));
+    }
+    return APIR_OK;
 }

@@ -46,12 +46,15 @@ static enum apir_status apir_staged_copy(struct apir_session *s, struct apir_rea
     enum apir_status st = apir_staged_args(s, r, &g, &b, &offset, &staged, &size);
     if (st != APIR_OK)
         return st;
-    if (size && set)
+    /* Tensors of extra buffers take whole sets only and are never read back (extrabuf.c). */
+    if (!apir_data_range_ok(s, b.tensors[0], offset, size, set))
+        st = apir_extrabuf_tensor_in(s, b.tensors[0]) && !set ? APIR_E_UNSUPPORTED : APIR_E_INVALID;
+    else if (size && set)
         ggml_backend_tensor_set(b.tensors[0], staged, (size_t)offset, (size_t)size);
     else if (size)
         ggml_backend_tensor_get(b.tensors[0], staged, (size_t)offset, (size_t)size);
     apir_tensor_arg_free(&g, &b);
-    return APIR_OK;
+    return st;
 }
 
 enum apir_status apir_cmd_tensor_set_staged(struct apir_session *s, struct apir_reader *r,

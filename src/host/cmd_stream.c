@@ -151,11 +151,13 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
     st = apir_graph_build(s, &hs->arena, &g, &b);
     if (st == APIR_OK && !apir_graph_buffers_usable(hs->be, &b, g.n_tensors))
         st = APIR_E_INVALID;
-    struct apir_index_plan plan = {0};
-    if (st == APIR_OK) {
+    if (st == APIR_OK) { /* before planning: the work size depends on the weights' layout */
         apir_graph_link_nodes(&b, &g);
-        st = apir_index_plan_build(b.graph, &plan);
+        st = apir_extrabuf_check_graph(s, hs->be, &g, &b);
     }
+    struct apir_index_plan plan = {0};
+    if (st == APIR_OK)
+        st = apir_index_plan_build(b.graph, &plan);
     if (st == APIR_OK)
         st = apir_index_plan_bind(s, hs, &plan);
     if (st != APIR_OK) {

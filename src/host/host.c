@@ -268,6 +268,8 @@ struct apir_host *apir_host_create(const struct apir_host_config *cfg, char *err
         h->max_session_bytes = apir_host_default_quota(h);
     for (size_t i = 0; i < h->n_devices; i++) {
         h->planners[i] = apir_workbuf_planner(h->devices[i]);
+        h->n_extra_bufts[i] =
+            apir_extrabuf_discover(h->devices[i], h->extra_bufts[i], APIR_MAX_EXTRA_BUFTS);
         if (apir_host_dev_is_rpc(h->devices[i]))
             h->rpc_keep[i] = ggml_backend_dev_init(h->devices[i], NULL);
     }

@@ -31,6 +31,9 @@ struct apir_host {
     uint32_t max_session_objects;
     uint32_t max_threads; /* SET_THREADS is capped here: the host's online cores */
     apir_graph_plan_fn planners[APIR_HOST_MAX_DEVICES]; /* per device: CPU work buffers */
+    /* Per device: the extra buffer types served beside the default one (extrabuf.c). */
+    ggml_backend_buffer_type_t extra_bufts[APIR_HOST_MAX_DEVICES][APIR_MAX_EXTRA_BUFTS];
+    uint32_t n_extra_bufts[APIR_HOST_MAX_DEVICES];
 };
 
 /* A shared region attached to the session (region.c). */
@@ -46,6 +49,7 @@ struct apir_host_buffer {
     uint8_t *base;
     size_t size;
     struct apir_region *region; /* NULL: memory of the host's own allocator */
+    bool extra;                 /* of an extra buffer type (extrabuf.c) */
 };
 
 /* Memory a rebuilt graph lives in, reused so that a compute costs no malloc. */
@@ -119,6 +123,10 @@ struct apir_session {
     struct apir_handle_table handles;
     uint64_t dev_handles[APIR_HOST_MAX_DEVICES];
     uint64_t buft_handles[APIR_HOST_MAX_DEVICES];
+    /* Handles of the devices' extra buffer types, made when the guest first asks for them
+     * (DEVICE_EXTRA_BUFTS), so a guest that never does spends none of its object quota. */
+    uint64_t extra_buft_handles[APIR_HOST_MAX_DEVICES][APIR_MAX_EXTRA_BUFTS];
+    uint32_t n_extra_buffers; /* live buffers of extra buffer types: graphs are checked then */
     bool hello_done;
     uint64_t features;
     uint64_t bytes_used;
@@ -146,6 +154,23 @@ APIR_COMMANDS(APIR_X_DECL)
 apir_graph_plan_fn apir_workbuf_planner(ggml_backend_dev_t dev);
 enum apir_status apir_workbuf_charge(struct apir_session *s, struct apir_host_stream *hs);
 
+/* extrabuf.c: extra buffer types (ggml-cpu's CPU_REPACK). Their buffers hold weights in the
+ * backend's own layout, set whole and never read back, used only as a matmul's weights. */
+uint32_t apir_extrabuf_discover(ggml_backend_dev_t dev, ggml_backend_buffer_type_t *out,
+                                uint32_t max);
+bool apir_extrabuf_is_extra(const struct apir_host *h, ggml_backend_buffer_type_t buft);
+bool apir_extrabuf_tensor_in(const struct apir_session *s, const struct ggml_tensor *t);
+/* A tensor of an extra buffer that its buffer type takes (sets the backend's tensor extra). */
+bool apir_extrabuf_tensor_ok(struct ggml_tensor *t);
+/* BUFT_SUPPORTS_OP's answer for an op whose weight (src 0) lives in a buffer of buft. */
+bool apir_extrabuf_supports(struct apir_session *s, ggml_backend_buffer_type_t buft,
+                            struct ggml_tensor *op);
+/* Before a graph with tensors in extra buffers runs: each is a whole weight read only as the
+ * weight of a matmul the backend takes. */
+enum apir_status apir_extrabuf_check_graph(struct apir_session *s, ggml_backend_t be,
+                                           const struct apir_wire_graph *g,
+                                           struct apir_built_graph *b);
+
 /* region.c */
 struct apir_region *apir_region_find(struct apir_session *s, uint32_t id);
 void apir_regions_release(struct apir_session *s);
@@ -160,6 +185,9 @@ enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
 void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b);
 /* offset + size within the tensor's bytes (which validation proved are in its buffer). */
 bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size);
+/* apir_range_ok, and for tensors of extra buffers: a set of the whole tensor, or nothing. */
+bool apir_data_range_ok(struct apir_session *s, struct ggml_tensor *t, uint64_t offset,
+                        uint64_t size, bool set);
 
 /* validate.c */
 enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,

@@ -175,6 +175,8 @@ static uint64_t apir_features_of_minor(uint32_t minor)
     uint64_t f = 0;
     if (minor >= 1)
         f |= APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE;
+    if (minor >= 2)
+        f |= APIR_FEAT_EXTRA_BUFTS;
     return f;
 }
 
