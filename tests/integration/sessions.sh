@@ -38,7 +38,7 @@ before=$(pgrep -P "$HOSTD_PID" | sort || true)
 "$APIR_BUILD/tests/idle_client" "$APIR_SOCKET" 30 >"$APIR_TMP/victim" &
 victim=$!
 for _ in $(seq 1 400); do grep -q connected "$APIR_TMP/victim" && break; sleep 0.05; done
-victim_session=$(comm -13 <(echo "$before") <(pgrep -P "$HOSTD_PID" | sort) | head -1)
+victim_session=$(comm -13 <(echo "$before") <(pgrep -P "$HOSTD_PID" | sort) | sed -n 1p) # sed reads it all: head could end comm by SIGPIPE, and pipefail with it
 check "the victim guest got a session" '[ -n "$victim_session" ]'
 check "a session process is confined (no_new_privs, no core dumps)" \
   'grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$victim_session/status &&
