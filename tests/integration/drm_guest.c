@@ -101,7 +101,8 @@ static uint32_t drm_guest_call(int fd, _Atomic uint32_t *word, uint32_t type, ui
                                const uint32_t *payload, size_t n, int wait_ms)
 {
     uint32_t cmd[8] = {APIR_VIRGL_VENUS_CMD_BASE + type, 0, reply};
-    memcpy(cmd + 3, payload, n * 4);
+    if (n) /* payload may be NULL then, which memcpy may not be given */
+        memcpy(cmd + 3, payload, n * 4);
     atomic_store(word, 0);
     struct fake_virtgpu_execbuffer eb = {.flags = FAKE_EXECBUF_RING_IDX,
                                          .size = (uint32_t)(3 + n) * 4,
