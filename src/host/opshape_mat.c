@@ -123,7 +123,8 @@ bool apir_opshape_soft_max_back(const struct apir_opshape *o)
         return false;
     if (apir_opshape_query_only(t))
         return true;
-    /* GGML_ASSERT(max_bias == 0.0f): no ALiBi backward (a NaN fails it too) */
+    /* max_bias must be exactly 0: the kernel has no ALiBi backward and asserts it (a NaN is
+     * refused too) */
     return dy->type == GGML_TYPE_F32 && y->type == GGML_TYPE_F32 && apir_opshape_contig(dy, 0) &&
            apir_opshape_contig(y, 0) && apir_opshape_contig(t, 0) && apir_opshape_f32(t, 1) == 0.0f;
 }

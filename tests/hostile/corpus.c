@@ -68,6 +68,19 @@ void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_te
     hostile_end(w);
 }
 
+void hostile_tensor_copy(struct apir_writer *w, const struct apir_wire_tensor *src,
+                         const struct apir_wire_tensor *dst)
+{
+    hostile_begin(w, APIR_CMD_TENSOR_COPY);
+    apir_write_u32(w, 2);
+    apir_wire_tensor_encode(w, src);
+    apir_wire_tensor_encode(w, dst);
+    apir_write_u32(w, 2);
+    apir_write_i32(w, 0);
+    apir_write_i32(w, 1);
+    hostile_end(w);
+}
+
 void hostile_write_lone(struct apir_writer *w, const struct apir_wire_tensor *t)
 {
     apir_write_u32(w, 1);

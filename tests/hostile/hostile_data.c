@@ -113,29 +113,16 @@ static void memset_value_wide(struct apir_writer *w, const struct hostile_ctx *c
     hostile_end(w);
 }
 
-static void copy(struct apir_writer *w, const struct apir_wire_tensor *src,
-                 const struct apir_wire_tensor *dst)
-{
-    hostile_begin(w, APIR_CMD_TENSOR_COPY);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, src);
-    apir_wire_tensor_encode(w, dst);
-    apir_write_u32(w, 2);
-    apir_write_i32(w, 0);
-    apir_write_i32(w, 1);
-    hostile_end(w);
-}
-
 static void copy_dst_past_buffer(struct apir_writer *w, const struct hostile_ctx *c, int v)
 {
     struct apir_wire_tensor s = f32(c, 0, 64), d = f32(c, HOSTILE_BUF_SIZE - (v ? 256 : 128), 64);
-    copy(w, &s, &d);
+    hostile_tensor_copy(w, &s, &d);
 }
 
 static void copy_size_mismatch(struct apir_writer *w, const struct hostile_ctx *c, int v)
 {
     struct apir_wire_tensor s = f32(c, 0, 64), d = f32(c, 1024, v ? 64 : 16);
-    copy(w, &s, &d);
+    hostile_tensor_copy(w, &s, &d);
 }
 
 static void copy_stride_mismatch(struct apir_writer *w, const struct hostile_ctx *c, int v)
@@ -145,7 +132,7 @@ static void copy_stride_mismatch(struct apir_writer *w, const struct hostile_ctx
     d.offset = 4096;
     if (!v)
         d.nb[1] = 4096, d.nb[2] = d.nb[3] = 8 * 4096; /* rows 4 KiB apart: 28 KiB past */
-    copy(w, &s, &d);
+    hostile_tensor_copy(w, &s, &d);
 }
 
 static void offset_overflow(struct apir_writer *w, const struct hostile_ctx *c, int v)

@@ -11,25 +11,12 @@ static struct apir_wire_tensor f32_in(uint64_t buf, uint64_t off, int64_t n)
     return hostile_tensor(GGML_TYPE_F32, buf, off, n, 1, 1, 1);
 }
 
-static void copy_msg(struct apir_writer *w, const struct apir_wire_tensor *src,
-                     const struct apir_wire_tensor *dst)
-{
-    hostile_begin(w, APIR_CMD_TENSOR_COPY);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, src);
-    apir_wire_tensor_encode(w, dst);
-    apir_write_u32(w, 2);
-    apir_write_i32(w, 0);
-    apir_write_i32(w, 1);
-    hostile_end(w);
-}
-
 /* TENSOR_COPY of 256 floats onto the same buffer 512 bytes further: the ranges overlap. */
 static void copy_overlapping(struct apir_writer *w, const struct hostile_ctx *c, int v)
 {
     struct apir_wire_tensor src = f32_in(c->buf, 0, 256);
     struct apir_wire_tensor dst = f32_in(c->buf, v ? 1024 : 512, 256);
-    copy_msg(w, &src, &dst);
+    hostile_tensor_copy(w, &src, &dst);
 }
 
 /* The same through two buffers over one region: rbuf2's byte 0 is rbuf's HOSTILE_RBUF2_OFF. */
@@ -37,7 +24,7 @@ static void copy_region_alias(struct apir_writer *w, const struct hostile_ctx *c
 {
     struct apir_wire_tensor src = f32_in(c->rbuf, 0, 2048); /* region bytes [0, 8192) */
     struct apir_wire_tensor dst = f32_in(c->rbuf2, v ? 8192 : 0, 2048);
-    copy_msg(w, &src, &dst);
+    hostile_tensor_copy(w, &src, &dst);
 }
 
 /* A node in rbuf2 whose source lies in rbuf over the same bytes, not where the node starts
