@@ -11,6 +11,8 @@
 #   RESULT tg_ratio=.. pp_ratio=.. rpc_tg_ratio=.. rpc_pp_ratio=.. vtest_tg_ratio=.. vtest_pp_ratio=.. load_ratio=..
 #          bytes_per_token=.. roundtrips_per_token=..     (for the ~20 M model)
 #          q4_pp_ratio=.. q4_tg_ratio=.. q4_vtest_tg_ratio=.. q4k_tg_ratio=..  (1 B Q4_0; Q4_K_M)
+#          index_copy_pct=..  (the share of apir-hostd's graph time spent copying and checking
+#          index tensors, docs/security.md "Indices")
 #   bench/compare.sh [BUILD]; env: APIR_BENCH_ROUNDS (2), APIR_BENCH_THREADS (nproc),
 #   APIR_BENCH_PP (512), APIR_BENCH_TG (128) for the Q8_0 models, APIR_BENCH_Q4_PP (128),
 #   APIR_BENCH_Q4_TG (32) for the Q4 ones, APIR_BENCH_Q4=0 (skip the Q4 models), APIR_BENCH_SVG
@@ -89,6 +91,15 @@ wire() { # n -> "calls bytes" of the TOTAL line
 read -r c16 b16 <<<"$(wire 16)"
 read -r c48 b48 <<<"$(wire 48)"
 
+# What the index-copy policy cost (docs/security.md, "Indices"): each session's last log line
+# counts its graphs' time and the time spent copying and checking index tensors.
+read -r idx_runs idx_ms idx_copies idx_us idx_segs <<<"$(sed -n \
+  's/.*graphs: \([0-9]*\) runs, \([0-9.]*\) ms; index checks: \([0-9]*\) copies, \([0-9.]*\) us .*, \([0-9]*\) extra segments.*/\1 \2 \3 \4 \5/p' \
+  "$tmp/hostd.log" | awk '{ r += $1; m += $2; c += $3; u += $4; s += $5 }
+  END { printf "%d %.1f %d %.1f %d\n", r, m, c, u, s }')"
+idx_share=$(awk -v u="$idx_us" -v m="$idx_ms" 'BEGIN { printf "%.4f", m > 0 ? u / 10 / m : 0 }')
+echo "index checks (apir-hostd, every APIR run above): $idx_copies copies in $idx_us us over $idx_runs graphs of $idx_ms ms: $idx_share% of graph time, $idx_segs extra segments"
+
 echo "threads: $threads, rounds: $rounds, llama-bench pp$pp / tg$tg (Q4 models: pp$q4pp / tg$q4tg; tokens/s, mean of rounds)"
 awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
   FILENAME ~ /load$/ { ls[$1 " " $2] += $3; ln[$1 " " $2]++; next }
@@ -114,10 +125,10 @@ awk -v rtk="$(( (c48 - c16) ))" -v btk="$(( (b48 - b16) ))" '
       lr[sizes[i]] = ratio(la, ln_)
     }
     printf "per generated token (tiny, APIR): %.2f round trips, %.0f bytes\n", rtk / 32, btk / 32
-    printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f vtest_tg_ratio=%.3f vtest_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f q4_pp_ratio=%.3f q4_tg_ratio=%.3f q4_vtest_tg_ratio=%.3f q4k_tg_ratio=%.3f\n",
+    printf "RESULT tg_ratio=%.3f pp_ratio=%.3f rpc_tg_ratio=%.3f rpc_pp_ratio=%.3f vtest_tg_ratio=%.3f vtest_pp_ratio=%.3f load_ratio=%.2f bytes_per_token=%.0f roundtrips_per_token=%.2f q4_pp_ratio=%.3f q4_tg_ratio=%.3f q4_vtest_tg_ratio=%.3f q4k_tg_ratio=%.3f index_copy_pct=%s\n",
       r["tinytgapir"], r["tinyppapir"], r["tinytgrpc"], r["tinypprpc"], r["tinytgvtest"], r["tinyppvtest"], lr["tiny"], btk / 32, rtk / 32,
-      r["q4ppapir"], r["q4tgapir"], r["q4tgvtest"], r["q4ktgapir"]
-  }' chart="$tmp/chart.dat" sizelist="$sizes" "$tmp/load" "$tmp/results"
+      r["q4ppapir"], r["q4tgapir"], r["q4tgvtest"], r["q4ktgapir"], idx
+  }' chart="$tmp/chart.dat" sizelist="$sizes" idx="$idx_share" "$tmp/load" "$tmp/results"
 
 # The same ratios drawn (bench/chart.sh, gnuplot): APIR_BENCH_SVG, default docs/compare.svg.
 svg=${APIR_BENCH_SVG:-$(dirname "$0")/../docs/compare.svg}

@@ -50,6 +50,13 @@ enum apir_host_need {
 };
 unsigned apir_host_needs(const struct apir_host *host);
 
+/* The process's compute watchdog: a request of any session of this process that runs past
+ * limit_s seconds ends the process (_exit(3)) after one log line naming knob, the setting
+ * that changes the limit. The transport calls it once its host exists (apir-hostd: each
+ * session process; virglrenderer: each context's worker); later calls change nothing.
+ * limit_s 0: no watchdog. False when its thread cannot start. */
+bool apir_host_watchdog_start(unsigned limit_s, const char *knob);
+
 /* One session per guest. Destroying it frees every object the guest created. */
 struct apir_session *apir_session_create(struct apir_host *host);
 void apir_session_destroy(struct apir_session *s);

@@ -124,7 +124,10 @@ static enum apir_status apir_stream_run(struct apir_session *s, struct apir_host
     enum apir_status st = apir_workbuf_charge(s, hs);
     if (st != APIR_OK)
         return st;
-    st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs);
+    uint64_t t0 = apir_now_ns();
+    st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs, &s->stats);
+    s->stats.compute_ns += apir_now_ns() - t0;
+    s->stats.runs++;
     if (st == APIR_OK)
         apir_write_u32(w, (uint32_t)gs);
     return st;

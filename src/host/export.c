@@ -13,6 +13,7 @@ __attribute__((used)) static const apir_export_fn apir_host_exports[] = {
     (apir_export_fn)apir_host_device_name,
     (apir_export_fn)apir_host_session_quota,
     (apir_export_fn)apir_host_needs,
+    (apir_export_fn)apir_host_watchdog_start,
     (apir_export_fn)apir_session_create,
     (apir_export_fn)apir_session_destroy,
     (apir_export_fn)apir_session_dispatch,

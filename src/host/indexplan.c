@@ -309,23 +309,30 @@ static enum ggml_status apir_compute_range(ggml_backend_t be, struct ggml_cgraph
 }
 
 enum apir_status apir_index_plan_compute(ggml_backend_t be, struct ggml_cgraph *g,
-                                         const struct apir_index_plan *p, enum ggml_status *gs)
+                                         const struct apir_index_plan *p, enum ggml_status *gs,
+                                         struct apir_compute_stats *stats)
 {
     int done = 0, n = ggml_graph_n_nodes(g);
     *gs = GGML_STATUS_SUCCESS;
     for (uint32_t k = 0; k < p->n; k++) {
         const struct apir_index_check *c = &p->checks[k];
         if (c->pos > done) {
+            stats->extra_segments += done > 0;
             *gs = apir_compute_range(be, g, done, c->pos);
             if (*gs != GGML_STATUS_SUCCESS)
                 return APIR_OK;
             done = c->pos;
         }
+        uint64_t t0 = apir_now_ns();
         enum apir_status st = apir_index_copy_checked(c, &p->copies[k]);
+        stats->index_ns += apir_now_ns() - t0;
+        stats->index_copies++;
         if (st != APIR_OK)
             return st;
     }
-    if (done < n)
+    if (done < n) {
+        stats->extra_segments += done > 0;
         *gs = apir_compute_range(be, g, done, n);
+    }
     return APIR_OK;
 }

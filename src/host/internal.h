@@ -8,6 +8,7 @@
 #include "apir/host.h"
 #include "apir/protocol.h"
 #include "handles.h"
+#include "watchdog.h"
 
 #include <ggml-backend.h>
 #include <ggml-cpu.h>
@@ -87,10 +88,19 @@ enum apir_status apir_index_plan_build(struct ggml_cgraph *g, struct apir_index_
 enum apir_status apir_index_plan_bind(struct apir_session *s, struct apir_host_stream *hs,
                                       struct apir_index_plan *p);
 void apir_index_plan_free(struct apir_index_plan *p);
+/* What the index-copy policy costs a session, logged when it ends (bench/compare.sh reads
+ * the line): graphs run and their time, index copies made and checked and theirs, and the
+ * segments a graph was cut into beyond its first. */
+struct apir_compute_stats {
+    uint64_t runs, compute_ns;
+    uint64_t index_copies, index_ns, extra_segments;
+};
+uint64_t apir_now_ns(void);
 /* Computes g in the plan's segments; APIR_E_INVALID (the graph partly computed) when an index
- * is out of range, else APIR_OK with the backend's status in *gs. */
+ * is out of range, else APIR_OK with the backend's status in *gs. Counts into *stats. */
 enum apir_status apir_index_plan_compute(ggml_backend_t be, struct ggml_cgraph *g,
-                                         const struct apir_index_plan *p, enum ggml_status *gs);
+                                         const struct apir_index_plan *p, enum ggml_status *gs,
+                                         struct apir_compute_stats *stats);
 
 /* A backend stream and its graph cache (cmd_stream.c). */
 struct apir_host_stream {
@@ -138,7 +148,9 @@ struct apir_session {
     struct apir_arena arena;
     /* Bumped whenever a buffer is freed or reset: cached graphs built before are stale. */
     uint64_t buffer_epoch;
-    char label[64]; /* how this session's log lines begin (apir_session_set_label) */
+    char label[64];          /* how this session's log lines begin (apir_session_set_label) */
+    struct apir_watch watch; /* the compute watchdog's clock of the running request */
+    struct apir_compute_stats stats;
 };
 
 typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,

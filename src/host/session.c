@@ -39,6 +39,7 @@ struct apir_session *apir_session_create(struct apir_host *host)
         return NULL;
     s->host = host;
     snprintf(s->label, sizeof s->label, "apir-host: session");
+    apir_watch_add(&s->watch, s->label);
     apir_handles_init(&s->handles, apir_session_next_tag(), host->max_session_objects);
     apir_writer_init(&s->reply, APIR_HDR_SIZE + APIR_MAX_PAYLOAD);
     for (size_t i = 0; i < host->n_devices; i++) {
@@ -60,10 +61,28 @@ void apir_session_set_label(struct apir_session *s, const char *label)
         snprintf(s->label, sizeof s->label, "%s", label);
 }
 
+/* One line at the end of a session that computed: what its graphs cost, and what of that
+ * the index-copy policy (indexplan.c) took. */
+static void apir_session_log_stats(const struct apir_session *s)
+{
+    const struct apir_compute_stats *st = &s->stats;
+    if (!st->runs)
+        return;
+    apir_log_host(APIR_LOG_INFO, s->label,
+                  "graphs: %llu runs, %.1f ms; index checks: %llu copies, %.1f us "
+                  "(%.4f%% of graph time), %llu extra segments",
+                  (unsigned long long)st->runs, (double)st->compute_ns / 1e6,
+                  (unsigned long long)st->index_copies, (double)st->index_ns / 1e3,
+                  st->compute_ns ? 100.0 * (double)st->index_ns / (double)st->compute_ns : 0.0,
+                  (unsigned long long)st->extra_segments);
+}
+
 void apir_session_destroy(struct apir_session *s)
 {
     if (!s)
         return;
+    apir_watch_remove(&s->watch);
+    apir_session_log_stats(s);
     uint32_t pos = 0;
     struct apir_host_stream *hs;
     while ((hs = apir_handles_next(&s->handles, APIR_OBJ_STREAM, &pos)))
@@ -104,7 +123,9 @@ static enum apir_status apir_session_run(struct apir_session *s, uint32_t cmd,
     struct apir_reader r;
     apir_reader_init(&r, payload, len);
     bool greeted = s->hello_done;
+    apir_watch_busy(&s->watch);
     enum apir_status st = apir_dispatch_table[cmd](s, &r, w);
+    apir_watch_idle(&s->watch);
     /* A handler that succeeded on a request with trailing bytes still fails: requests decode
      * exactly. Handlers check before acting; this catches any that forgot. */
     if (st == APIR_OK && !apir_reader_done(&r))

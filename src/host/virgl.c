@@ -72,6 +72,17 @@ static void apir_virgl_pin_library(void)
         dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
 }
 
+/* The compute watchdog (src/host/watchdog.c): a request running past ggml-apir.watchdog_s
+ * seconds (default 300, under the guest's own 600 s call timeout; 0: none) ends this
+ * process, the context's render worker. */
+static bool apir_virgl_watchdog_start(struct apir_virgl_callbacks *cbs, uint32_t ctx_id)
+{
+    const char *v = apir_virgl_config(cbs, ctx_id, "ggml-apir.watchdog_s", "APIR_HOST_WATCHDOG_S");
+    unsigned long s = v ? strtoul(v, NULL, 10) : 300;
+    return apir_host_watchdog_start(s > 86400 ? 86400u : (unsigned)s,
+                                    "ggml-apir.watchdog_s or APIR_HOST_WATCHDOG_S");
+}
+
 static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, uint32_t ctx_id)
 {
     if (apir_virgl_host)
@@ -95,12 +106,15 @@ static struct apir_host *apir_virgl_host_get(struct apir_virgl_callbacks *cbs, u
         .max_session_objects = (uint32_t)apir_virgl_config_u64(cbs, ctx_id, "ggml-apir.max_objects",
                                                                "APIR_HOST_MAX_OBJECTS"),
     };
-    char err[256];
+    char err[256], who[48];
+    snprintf(who, sizeof who, "apir-host: virgl ctx %u", ctx_id);
     apir_virgl_host = apir_host_create(&cfg, err, sizeof err);
-    if (!apir_virgl_host) {
-        char who[48];
-        snprintf(who, sizeof who, "apir-host: virgl ctx %u", ctx_id);
+    if (!apir_virgl_host)
         apir_log_host(APIR_LOG_ERROR, who, "%s", err);
+    else if (!apir_virgl_watchdog_start(cbs, ctx_id)) {
+        apir_log_host(APIR_LOG_ERROR, who, "no compute watchdog thread");
+        apir_host_destroy(apir_virgl_host);
+        apir_virgl_host = NULL;
     }
     return apir_virgl_host;
 }

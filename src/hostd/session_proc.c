@@ -10,7 +10,6 @@
 #include "conn.h"
 #include "sandbox.h"
 #include "sanitize_hook.h"
-#include "watchdog.h"
 
 #include "../proto/log.h"
 #include "../proto/wire.h"
@@ -76,9 +75,7 @@ static long long apir_now_ms(void)
 void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
                          const uint8_t **rep, size_t *rep_len)
 {
-    apir_watchdog_busy();
     apir_session_dispatch(hc->session, req, len, rep, rep_len);
-    apir_watchdog_idle();
     atomic_store(&hc->last_request_ms, apir_now_ms());
     if (hc->passed_fd >= 0) { /* came with a request that did not take it */
         close(hc->passed_fd);
@@ -219,6 +216,17 @@ static void apir_hostd_serve_socket(struct apir_hostd_conn *hc)
     free(buf);
 }
 
+/* The compute watchdog (libapir-host's, src/host/watchdog.c): a request running past
+ * APIR_HOSTD_COMPUTE_TIMEOUT_S (default 300 s, under the guest's own 600 s call timeout,
+ * APIR_TIMEOUT_S; 0: none) ends this session process, and only it. */
+static bool apir_hostd_watchdog_start(void)
+{
+    const char *e = getenv("APIR_HOSTD_COMPUTE_TIMEOUT_S");
+    unsigned long s = e && *e ? strtoul(e, NULL, 10) : 300;
+    return apir_host_watchdog_start(s > 86400 ? 86400u : (unsigned)s,
+                                    "APIR_HOSTD_COMPUTE_TIMEOUT_S");
+}
+
 /* What a session process gives up before it reads a byte of the guest, in two steps: at its
  * start, single-threaded, namespaces and privileges (confine.c); once its host exists
  * (backends loaded, so their set-up needs nothing the filter denies), resource limits sized
@@ -242,7 +250,7 @@ static struct apir_host *apir_session_enter(const struct apir_host_config *hcfg,
                                     (needs & APIR_HOST_NEEDS_NETWORK) != 0};
     apir_sanitize_before_sandbox();
     int rc = p.mode == APIR_SANDBOX_OFF ? 0 : apir_sandbox_install(&p);
-    if (!apir_watchdog_start() || rc != 0) {
+    if (!apir_hostd_watchdog_start() || rc != 0) {
         apir_log_host(APIR_LOG_ERROR, apir_session_label, "refused: %s%s",
                       rc ? "cannot install the seccomp filter: " : "no compute watchdog thread",
                       rc ? strerror(-rc) : "");

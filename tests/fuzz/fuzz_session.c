@@ -53,14 +53,19 @@ struct apir_host *fuzz_session_host(void)
     return host;
 }
 
-void fuzz_session_patch(uint8_t *p, size_t n)
+void fuzz_handles_patch(uint8_t *p, size_t n, const uint64_t h[4])
 {
     for (size_t i = 0; i + 8 <= n; i++) {
         uint64_t v;
         memcpy(&v, p + i, 8);
         if ((v & ~0xffull) == (FUZZ_H_DEV & ~0xffull) && (v & 0xff) >= 1 && (v & 0xff) <= 4)
-            memcpy(p + i, &handles[(v & 0xff) - 1], 8);
+            memcpy(p + i, &h[(v & 0xff) - 1], 8);
     }
+}
+
+void fuzz_session_patch(uint8_t *p, size_t n)
+{
+    fuzz_handles_patch(p, n, handles);
 }
 
 static struct apir_wire_tensor seed_tensor(uint32_t type, uint64_t off, int64_t n0, int64_t n1,

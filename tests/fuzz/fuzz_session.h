@@ -22,6 +22,8 @@ struct apir_session *fuzz_session_open(const char *who);
 struct apir_host *fuzz_session_host(void);
 /* Replaces every placeholder in p[0..n) by the session's real handle. */
 void fuzz_session_patch(uint8_t *p, size_t n);
+/* The same with handles of the caller's session: h[] = {device, buffer type, buffer, stream}. */
+void fuzz_handles_patch(uint8_t *p, size_t n, const uint64_t h[4]);
 /* Valid requests (command id, payload) for seed corpora, one call per seed. */
 typedef void (*fuzz_seed_fn)(void *user, const char *name, uint16_t cmd,
                              const struct apir_writer *payload);

@@ -39,7 +39,7 @@ for t in ${FUZZ_TARGETS:-codec dispatch virgl ring trace}; do
   dirs=("$corpus")
   [ -d "$src/regressions/$t" ] && dirs+=("$src/regressions/$t")
   seeds="$out/corpus/dispatch"
-  [ "$t" = ring ] && seeds="$corpus"
+  [ "$t" = ring ] || [ "$t" = virgl ] && seeds="$corpus"
   # APIR_LOG=error: the host's info and warn lines (a session per virgl context, a refused
   # protocol version) would be written for every input.
   APIR_LOG=error APIR_FUZZ_SEEDS="$seeds" "$out/fuzz_$t" "${args[@]}" "${dirs[@]}" \
