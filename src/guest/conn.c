@@ -15,15 +15,6 @@
 #define APIR_HANDSHAKE_TIMEOUT_MS 5000
 
 /* Marks the connection gone, with one line saying so. */
-int apir_transport_call_timeout_ms(void)
-{
-    const char *e = getenv("APIR_TIMEOUT_S");
-    unsigned long s = e && *e ? strtoul(e, NULL, 10) : APIR_DEFAULT_CALL_TIMEOUT_S;
-    if (s == 0 || s > 86400u * 24)
-        s = APIR_DEFAULT_CALL_TIMEOUT_S;
-    return (int)(s * 1000u);
-}
-
 static void apir_conn_lost(struct apir_conn *conn, uint32_t cmd)
 {
     conn->broken = true;
