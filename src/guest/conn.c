@@ -309,7 +309,10 @@ void apir_conn_close(struct apir_conn *conn)
 {
     if (!conn)
         return;
-    apir_staging_free(conn);
+    /* The staging region (staging.c) is the one region the connection itself holds: it goes
+     * here, with the transport that made it, not through the layer above that fills it. */
+    if (conn->staging_ready)
+        conn->tp->ops->region_destroy(conn->tp, &conn->staging);
     conn->tp->ops->destroy(conn->tp);
     apir_writer_free(&conn->req);
     apir_writer_free(&conn->rep);

@@ -44,7 +44,8 @@ struct apir_conn {
     uint32_t posted_cmd;
     uint32_t posted_seq;
     bool posted_failed;
-    /* staging.c: the region data of unshared buffers travels through. */
+    /* staging.c: the region data of unshared buffers travels through (made there on first
+     * use, destroyed by apir_conn_close). */
     pthread_mutex_t staging_lock;
     struct apir_shm_region staging;
     bool staging_ready, staging_failed;
@@ -108,7 +109,6 @@ bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void 
  * through the staging region, or a region of its own when larger. false: no regions here. */
 bool apir_staging_set_whole(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
                             size_t size, int *status);
-void apir_staging_free(struct apir_conn *conn);
 
 /* region.c: a region created by the transport and attached to the host session (false:
  * nothing left behind); release detaches it (when attached) and unmaps it. */
