@@ -183,6 +183,12 @@ struct apir_buffer {
     struct apir_shm_region shm;
 };
 
+/* buffer_free.c: BUFFER_FREE for a handle; the buffer interface's free_buffer, whose presence
+ * is what makes a ggml buffer one of ours (apir_buffer_is_apir). */
+void apir_buffer_free_remote(struct apir_device *d, uint64_t handle);
+void apir_buffer_free(ggml_backend_buffer_t buffer);
+bool apir_buffer_is_apir(ggml_backend_buffer_t buf);
+
 /* encode.c: ggml tensors to wire form. A tensor table maps each ggml tensor once. */
 struct apir_tensor_map {
     const struct ggml_tensor **keys;
@@ -190,7 +196,6 @@ struct apir_tensor_map {
     size_t cap;
     int32_t n;
 };
-bool apir_buffer_is_apir(ggml_backend_buffer_t buf);
 void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool with_data);
 /* One tensor alone (no sources): the form of data commands. */
 void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
