@@ -205,10 +205,13 @@ bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,
                        const struct ggml_cgraph *g);
 void apir_tensor_map_free(struct apir_tensor_map *m);
 
-/* device.c / buffer.c / backend.c */
-void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
+/* opquery.c: asks the host an op question (cmd: supports / offload / alloc size) about handle
+ * (a device or buffer type), through the cache; fallback when the host gives no answer. */
 uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
                            uint64_t handle, const struct ggml_tensor *op, uint64_t fallback);
+
+/* device.c / buffer.c / backend.c */
+void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
 ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size);
 /* A host-held buffer of an extra buffer type. */
 ggml_backend_buffer_t apir_buffer_alloc_extra(struct apir_extra_buft *e, size_t size);
