@@ -1,4 +1,5 @@
-/* ggml buffer interface over a host buffer handle.
+/* ggml buffer interface over a host buffer handle (its free function, which encode.c
+ * recognizes our buffers by, is buffer_free.c's).
  *
  * Two kinds of buffer. Shared: where the host device can wrap host memory (CPU, unified
  * memory), the buffer lives in a region both sides map, its base is the guest's mapping, and
@@ -14,8 +15,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static void apir_buf_free(ggml_backend_buffer_t buffer);
-
 static struct apir_buffer *apir_buf(ggml_backend_buffer_t buffer)
 {
     return buffer->context;
@@ -24,25 +23,6 @@ static struct apir_buffer *apir_buf(ggml_backend_buffer_t buffer)
 static void *apir_buf_get_base(ggml_backend_buffer_t buffer)
 {
     return apir_buf(buffer)->base;
-}
-
-bool apir_buffer_is_apir(ggml_backend_buffer_t buf)
-{
-    return buf && buf->iface.free_buffer == apir_buf_free;
-}
-
-static void apir_buf_free(ggml_backend_buffer_t buffer)
-{
-    struct apir_buffer *b = apir_buf(buffer);
-    struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_FREE), b->handle);
-    b->dev->conn->buffer_epoch++;
-    apir_call_simple_end(&c);
-    if (b->shared)
-        apir_region_release(b->dev->conn, &b->shm, true);
-    else
-        munmap(b->base, b->size);
-    free(b);
 }
 
 static enum ggml_status apir_status_to_ggml(int st)
@@ -250,7 +230,7 @@ static void apir_buf_reset(ggml_backend_buffer_t buffer)
 }
 
 static const struct ggml_backend_buffer_i apir_buffer_iface = {
-    .free_buffer = apir_buf_free,
+    .free_buffer = apir_buffer_free, /* buffer_free.c */
     .get_base = apir_buf_get_base,
     .init_tensor = apir_buf_init_tensor,
     .memset_tensor = apir_buf_memset_tensor,
@@ -272,14 +252,6 @@ static bool apir_buffer_read_reply(struct apir_call *c, size_t size, uint64_t *h
     bool ok = st == APIR_OK && apir_reader_done(&c->r) && *handle && *got >= size;
     apir_call_done(c);
     return ok;
-}
-
-static void apir_buffer_free_remote(struct apir_device *d, uint64_t handle)
-{
-    struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
-    d->conn->buffer_epoch++;
-    apir_call_simple_end(&c);
 }
 
 /* A buffer inside a fresh shared region. false (nothing left behind) when the transport or

@@ -15,15 +15,6 @@
 #define APIR_HANDSHAKE_TIMEOUT_MS 5000
 
 /* Marks the connection gone, with one line saying so. */
-int apir_transport_call_timeout_ms(void)
-{
-    const char *e = getenv("APIR_TIMEOUT_S");
-    unsigned long s = e && *e ? strtoul(e, NULL, 10) : APIR_DEFAULT_CALL_TIMEOUT_S;
-    if (s == 0 || s > 86400u * 24)
-        s = APIR_DEFAULT_CALL_TIMEOUT_S;
-    return (int)(s * 1000u);
-}
-
 static void apir_conn_lost(struct apir_conn *conn, uint32_t cmd)
 {
     conn->broken = true;
@@ -318,7 +309,10 @@ void apir_conn_close(struct apir_conn *conn)
 {
     if (!conn)
         return;
-    apir_staging_free(conn);
+    /* The staging region (staging.c) is the one region the connection itself holds: it goes
+     * here, with the transport that made it, not through the layer above that fills it. */
+    if (conn->staging_ready)
+        conn->tp->ops->region_destroy(conn->tp, &conn->staging);
     conn->tp->ops->destroy(conn->tp);
     apir_writer_free(&conn->req);
     apir_writer_free(&conn->rep);

@@ -1,5 +1,6 @@
 /* ggml device and buffer-type interfaces for one host device. Static facts come from
- * DEVICE_INFO once; per-op questions go to the host and are cached by their encoding. */
+ * DEVICE_INFO once; per-op questions go to the host and are cached by their encoding
+ * (opquery.c). */
 #include "guest.h"
 
 #include <stdio.h>
@@ -84,36 +85,6 @@ static ggml_backend_t apir_dev_init_backend(ggml_backend_dev_t dev, const char *
 static ggml_backend_buffer_type_t apir_dev_get_buffer_type(ggml_backend_dev_t dev)
 {
     return &apir_dev(dev)->buft;
-}
-
-/* Asks the host an op question (supports / offload / alloc size), through the cache. */
-uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
-                           uint64_t handle, const struct ggml_tensor *op, uint64_t fallback)
-{
-    struct apir_writer key;
-    apir_writer_init(&key, APIR_MAX_PAYLOAD);
-    apir_encode_op_query(&key, op);
-    uint64_t v = fallback;
-    if (!key.err && apir_op_cache_get(cache, key.buf, key.len, &v)) {
-        apir_writer_free(&key);
-        return v;
-    }
-    struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, d->conn, cmd);
-    apir_write_u64(w, handle);
-    apir_write_raw(w, key.buf, key.len);
-    if (key.err)
-        w->err = true;
-    if (apir_call_end(&c) == APIR_OK) {
-        v = cmd == APIR_CMD_BUFT_ALLOC_SIZE ? apir_read_u64(&c.r) : apir_read_u32(&c.r);
-        if (apir_reader_done(&c.r))
-            apir_op_cache_put(cache, key.buf, key.len, v);
-        else
-            v = fallback;
-    }
-    apir_call_done(&c);
-    apir_writer_free(&key);
-    return v;
 }
 
 static bool apir_dev_supports_op(ggml_backend_dev_t dev, const struct ggml_tensor *op)

@@ -44,7 +44,8 @@ struct apir_conn {
     uint32_t posted_cmd;
     uint32_t posted_seq;
     bool posted_failed;
-    /* staging.c: the region data of unshared buffers travels through. */
+    /* staging.c: the region data of unshared buffers travels through (made there on first
+     * use, destroyed by apir_conn_close). */
     pthread_mutex_t staging_lock;
     struct apir_shm_region staging;
     bool staging_ready, staging_failed;
@@ -108,7 +109,6 @@ bool apir_staging_get(struct apir_conn *conn, const struct ggml_tensor *t, void 
  * through the staging region, or a region of its own when larger. false: no regions here. */
 bool apir_staging_set_whole(struct apir_conn *conn, const struct ggml_tensor *t, const void *data,
                             size_t size, int *status);
-void apir_staging_free(struct apir_conn *conn);
 
 /* region.c: a region created by the transport and attached to the host session (false:
  * nothing left behind); release detaches it (when attached) and unmaps it. */
@@ -183,6 +183,12 @@ struct apir_buffer {
     struct apir_shm_region shm;
 };
 
+/* buffer_free.c: BUFFER_FREE for a handle; the buffer interface's free_buffer, whose presence
+ * is what makes a ggml buffer one of ours (apir_buffer_is_apir). */
+void apir_buffer_free_remote(struct apir_device *d, uint64_t handle);
+void apir_buffer_free(ggml_backend_buffer_t buffer);
+bool apir_buffer_is_apir(ggml_backend_buffer_t buf);
+
 /* encode.c: ggml tensors to wire form. A tensor table maps each ggml tensor once. */
 struct apir_tensor_map {
     const struct ggml_tensor **keys;
@@ -190,7 +196,6 @@ struct apir_tensor_map {
     size_t cap;
     int32_t n;
 };
-bool apir_buffer_is_apir(ggml_backend_buffer_t buf);
 void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool with_data);
 /* One tensor alone (no sources): the form of data commands. */
 void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
@@ -200,10 +205,13 @@ bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,
                        const struct ggml_cgraph *g);
 void apir_tensor_map_free(struct apir_tensor_map *m);
 
-/* device.c / buffer.c / backend.c */
-void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
+/* opquery.c: asks the host an op question (cmd: supports / offload / alloc size) about handle
+ * (a device or buffer type), through the cache; fallback when the host gives no answer. */
 uint64_t apir_dev_op_query(struct apir_device *d, struct apir_op_cache *cache, uint32_t cmd,
                            uint64_t handle, const struct ggml_tensor *op, uint64_t fallback);
+
+/* device.c / buffer.c / backend.c */
+void apir_device_setup(struct apir_device *d, ggml_backend_reg_t reg);
 ggml_backend_buffer_t apir_buffer_alloc(struct apir_device *d, size_t size);
 /* A host-held buffer of an extra buffer type. */
 ggml_backend_buffer_t apir_buffer_alloc_extra(struct apir_extra_buft *e, size_t size);

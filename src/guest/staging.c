@@ -110,10 +110,3 @@ bool apir_staging_set_whole(struct apir_conn *conn, const struct ggml_tensor *t,
     apir_staging_release(conn);
     return true;
 }
-
-void apir_staging_free(struct apir_conn *conn)
-{
-    if (conn->staging_ready)
-        conn->tp->ops->region_destroy(conn->tp, &conn->staging);
-    conn->staging_ready = false;
-}

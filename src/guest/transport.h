@@ -52,13 +52,13 @@ struct apir_transport {
     uint32_t capset;    /* VM transports: the context's virtio-gpu capset (10, or 4 routed) */
 };
 
-/* Rounds *size up to whole pages (shared memory is mapped by the page); false for 0 or a
- * size that would overflow. */
-/* How long a call may wait for the host once connected: APIR_TIMEOUT_S (default 600 s; a
- * graph on a slow host can take long, a stalled host must not hang the application). */
+/* transport.c: how long a call may wait for the host once connected: APIR_TIMEOUT_S (default
+ * 600 s; a graph on a slow host can take long, a stalled host must not hang the application). */
 #define APIR_DEFAULT_CALL_TIMEOUT_S 600u
 int apir_transport_call_timeout_ms(void);
 
+/* Rounds *size up to whole pages (shared memory is mapped by the page); false for 0 or a
+ * size that would overflow. */
 static inline bool apir_shm_page_round(size_t *size)
 {
     long page = sysconf(_SC_PAGESIZE);

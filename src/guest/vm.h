@@ -9,6 +9,7 @@
 #include "transport.h"
 
 #define APIR_VM_KICK_BLOB 4096u
+#define APIR_VM_CMD_HDR 12u /* cmd_type, flags, reply_res_id */
 
 struct apir_vm;
 struct apir_virgl_capset;
@@ -77,7 +78,7 @@ void apir_vm_capset_use(struct apir_vm *vm, uint32_t id);
  * false with a reason in why (the caller then destroys the transport). */
 bool apir_vm_init(struct apir_vm *vm, const struct apir_vm_ops *vops, char *why, size_t whylen);
 
-/* Polls *word until it differs from old (virglrenderer and the host's ring thread store
+/* vm_io.c: polls *word until it differs from old (virglrenderer and the host's ring thread store
  * without waking anyone): spin, yield, then naps sized to the wait. predict_us (optional,
  * in/out): the guess for this wait, slept through for 7/8 at once, updated from what this
  * wait showed. false on timeout, a dead backend or context, or *closed (optional) set. */

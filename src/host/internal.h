@@ -205,6 +205,8 @@ bool apir_data_range_ok(struct apir_session *s, struct ggml_tensor *t, uint64_t 
 enum apir_status apir_validate_tensor(struct apir_session *s, const struct apir_wire_tensor *wt,
                                       const struct apir_wire_graph *g, bool need_data);
 bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4], uint64_t *ext);
+/* Some dimension is 0 (ggml_is_empty): no bytes at all, whatever the strides say. */
+bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t);
 bool apir_bytes_overlap(ggml_backend_buffer_t ba, const void *a, uint64_t alen,
                         ggml_backend_buffer_t bb, const void *b, uint64_t blen);
 const void *apir_wire_tensor_addr(struct apir_session *s, const struct apir_wire_tensor *t,
@@ -223,7 +225,6 @@ enum apir_status apir_graph_decode_valid(struct apir_session *s, struct apir_rea
 enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct apir_wire_tensor *t);
 /* Ops no backend computes: the node only names memory (ggml's ggml_op_is_empty). */
 bool apir_op_is_noop(uint32_t op);
-bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t);
 enum apir_status apir_graph_build(struct apir_session *s, struct apir_arena *arena,
                                   const struct apir_wire_graph *g, struct apir_built_graph *out);
 void apir_arena_free(struct apir_arena *a);

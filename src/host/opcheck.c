@@ -88,11 +88,6 @@ bool apir_op_is_noop(uint32_t op)
     }
 }
 
-bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t)
-{
-    return t->ne[0] == 0 || t->ne[1] == 0 || t->ne[2] == 0 || t->ne[3] == 0;
-}
-
 /* Checks one node (a tensor the host will compute or ask a backend about). */
 enum apir_status apir_check_node(const struct apir_wire_graph *g, const struct apir_wire_tensor *t)
 {

@@ -1,5 +1,6 @@
 /* Internals of the per-op checks (opshape*.c): the node under check, the shape and layout
- * predicates the rules are written in, and one entry point per op. */
+ * predicates the rules are written in (opshape_pred.c), and one entry point per op (the rules
+ * in opshape_<family>.c, dispatched by opshape.c). */
 #ifndef APIR_HOST_OPSHAPE_IMPL_H
 #define APIR_HOST_OPSHAPE_IMPL_H
 
@@ -18,7 +19,7 @@ struct apir_opshape {
 
 typedef bool (*apir_opshape_fn)(const struct apir_opshape *o);
 
-/* --- op params (int32 words, as ggml stores them) --- */
+/* --- opshape_pred.c: op params (int32 words, as ggml stores them) --- */
 int32_t apir_opshape_i32(const apir_wt *t, int i);
 float apir_opshape_f32(const apir_wt *t, int i);
 

@@ -95,6 +95,13 @@ bool apir_tensor_extent(uint32_t type, const int64_t ne[4], const uint64_t nb[4]
     return true;
 }
 
+/* Here, beside the extent, because the op rules (opshape_pred.c) and the graph builder both ask
+ * it, below the node checks (opcheck.c) that call the rules. */
+bool apir_wire_tensor_is_empty(const struct apir_wire_tensor *t)
+{
+    return t->ne[0] == 0 || t->ne[1] == 0 || t->ne[2] == 0 || t->ne[3] == 0;
+}
+
 /* A kernel's work grows with a tensor's elements, its memory only with its bytes: zero or
  * overlapping strides let 4 KiB describe 2^40 elements, a message of a few hundred bytes that
  * keeps the host's cores busy for minutes to years. A dense tensor holds at most ~5 elements

@@ -30,16 +30,17 @@ struct apir_hostd_conn {
     bool ring_running;
 };
 
-/* Maps a memfd the guest sealed against shrinking, of at least size bytes; consumes fd.
- * NULL for anything else: a file that shrank under the mapping would fault the session. */
+/* conn.c: maps a memfd the guest sealed against shrinking, of at least size bytes; consumes
+ * fd. NULL for anything else: a file that shrank under the mapping would fault the session. */
 void *apir_hostd_map_sealed(int fd, uint64_t size);
+/* Executes one request under the lock and returns the reply (valid until the next call). */
+void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
+                         const uint8_t **rep, size_t *rep_len);
+/* CLOCK_MONOTONIC in ms: the clock of last_request_ms. */
+long long apir_hostd_now_ms(void);
 
 /* ring_serve.c: RING_ATTACH (answered here, not by the library), and the end of the ring. */
 int apir_hostd_ring_attach(struct apir_hostd_conn *hc, const uint8_t *payload, uint32_t len);
 void apir_hostd_ring_stop(struct apir_hostd_conn *hc);
-
-/* Executes one request under the lock and returns the reply (valid until the next call). */
-void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
-                         const uint8_t **rep, size_t *rep_len);
 
 #endif

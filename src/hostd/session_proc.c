@@ -16,7 +16,6 @@
 #include "../sock/fdio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,28 +23,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 /* How this process's log lines begin: one session per process, so one label. */
 static char apir_session_label[64] = "apir-hostd: session";
-
-void *apir_hostd_map_sealed(int fd, uint64_t size)
-{
-    struct stat st;
-    int seals = fcntl(fd, F_GET_SEALS);
-    void *p = NULL;
-    if (size > 0 && seals >= 0 && (seals & F_SEAL_SHRINK) && fstat(fd, &st) == 0 &&
-        S_ISREG(st.st_mode) && (uint64_t)st.st_size >= size && size <= SIZE_MAX) {
-        p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-            p = NULL;
-    }
-    close(fd);
-    return p;
-}
 
 /* Regions arrive as the descriptor passed with REGION_ATTACH; any other request's descriptor
  * is closed after it. */
@@ -63,24 +45,6 @@ static void apir_hostd_region_unmap(void *user, uint32_t id, void *ptr, uint64_t
     (void)user;
     (void)id;
     munmap(ptr, (size_t)size);
-}
-
-static long long apir_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
-                         const uint8_t **rep, size_t *rep_len)
-{
-    apir_session_dispatch(hc->session, req, len, rep, rep_len);
-    atomic_store(&hc->last_request_ms, apir_now_ms());
-    if (hc->passed_fd >= 0) { /* came with a request that did not take it */
-        close(hc->passed_fd);
-        hc->passed_fd = -1;
-    }
 }
 
 /* Reads one request message into *buf (grown as needed), and a descriptor passed with it.
@@ -122,7 +86,7 @@ static long apir_read_timeout_s(void)
  * ending it frees its place among --max-sessions. */
 static bool apir_hostd_idle_empty(struct apir_hostd_conn *hc)
 {
-    long long quiet = apir_now_ms() - atomic_load(&hc->last_request_ms);
+    long long quiet = apir_hostd_now_ms() - atomic_load(&hc->last_request_ms);
     if (!hc->idle_s || quiet < (long long)hc->idle_s * 1000)
         return false;
     pthread_mutex_lock(&hc->lock);
@@ -295,7 +259,7 @@ int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigne
     apir_log_host(APIR_LOG_INFO, apir_session_label, "started (%zu device(s); %s)",
                   apir_host_device_count(host), what);
     struct apir_hostd_conn hc = {.sock = fd, .passed_fd = -1, .idle_s = idle_s};
-    atomic_init(&hc.last_request_ms, apir_now_ms());
+    atomic_init(&hc.last_request_ms, apir_hostd_now_ms());
     pthread_mutex_init(&hc.lock, NULL);
     hc.session = apir_session_create(host);
     if (hc.session) {

@@ -89,14 +89,6 @@ static void apir_mkmodel_usage(FILE *f, const char *argv0)
     );
 }
 
-int apir_mkmodel_fail(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "apir-mkmodel: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n");
-    return 1;
-}
-
 static int apir_mkmodel_parse_int(const char *flag, const char *s, int *out)
 {
     char *end = NULL;

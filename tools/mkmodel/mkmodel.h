@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ggml.h"
@@ -40,8 +41,15 @@ struct apir_mkmodel_fill {
     char error[192];
 };
 
-/* main.c. Returns 1 so error paths can end in "return apir_mkmodel_fail(...)". */
-int apir_mkmodel_fail(const char *fmt, const char *arg);
+/* Returns 1 so error paths can end in "return apir_mkmodel_fail(...)". Inline because all
+ * three files report this way, and gguf.c and weights.c must not call up into main.c. */
+static inline int apir_mkmodel_fail(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "apir-mkmodel: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return 1;
+}
 
 /* gguf.c */
 int apir_mkmodel_copy_vocab(struct gguf_context *meta, const char *path,
