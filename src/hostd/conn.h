@@ -12,6 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One memfd this session mapped (a region or the ring), known by its file. */
+struct apir_hostd_mapping {
+    uint64_t dev, ino;
+    void *map;
+};
+
 struct apir_hostd_conn {
     int sock;
     int passed_fd; /* the descriptor that came with the request being served, or -1 */
@@ -28,11 +34,21 @@ struct apir_hostd_conn {
     size_t ring_size;
     pthread_t ring_thread;
     bool ring_running;
+    /* Every memfd mapped now (regions and the ring), so none is mapped twice. Changed under
+     * the lock only (regions are mapped and unmapped inside dispatch, the ring at attach),
+     * or once the ring thread is gone. */
+    struct apir_hostd_mapping *maps;
+    size_t n_maps;
 };
 
 /* conn.c: maps a memfd the guest sealed against shrinking, of at least size bytes; consumes
- * fd. NULL for anything else: a file that shrank under the mapping would fault the session. */
-void *apir_hostd_map_sealed(int fd, uint64_t size);
+ * fd. NULL for anything else: a file that shrank under the mapping would fault the session;
+ * and a memfd this session has mapped already (under any descriptor): its bytes would sit at
+ * two host addresses, where the overlap rules, which compare host addresses, cannot see that
+ * two tensors are one memory. */
+void *apir_hostd_map_sealed(struct apir_hostd_conn *hc, int fd, uint64_t size);
+/* Unmaps what apir_hostd_map_sealed returned; the memfd may be mapped again after. */
+void apir_hostd_unmap_sealed(struct apir_hostd_conn *hc, void *map, uint64_t size);
 /* Executes one request under the lock and returns the reply (valid until the next call). */
 void apir_hostd_dispatch(struct apir_hostd_conn *hc, const void *req, size_t len,
                          const uint8_t **rep, size_t *rep_len);

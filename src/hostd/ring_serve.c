@@ -92,17 +92,17 @@ int apir_hostd_ring_attach(struct apir_hostd_conn *hc, const uint8_t *payload, u
             close(fd);
         return APIR_E_INVALID;
     }
-    void *map = fd >= 0 ? apir_hostd_map_sealed(fd, size) : NULL;
+    void *map = fd >= 0 ? apir_hostd_map_sealed(hc, fd, size) : NULL;
     if (!map)
         return APIR_E_INVALID;
     if (!apir_ring_layout(&hc->ring, map, size)) {
-        munmap(map, size);
+        apir_hostd_unmap_sealed(hc, map, size);
         return APIR_E_INVALID;
     }
     hc->ring_map = map;
     hc->ring_size = size;
     if (pthread_create(&hc->ring_thread, NULL, apir_hostd_ring_main, hc) != 0) {
-        munmap(map, size);
+        apir_hostd_unmap_sealed(hc, map, size);
         hc->ring_map = NULL;
         return APIR_E_NOMEM;
     }
@@ -119,6 +119,7 @@ void apir_hostd_ring_stop(struct apir_hostd_conn *hc)
     atomic_store(&c->closed, 1);
     apir_ring_publish(&c->req_seq, atomic_load(&c->req_seq), &c->host_idle);
     pthread_join(hc->ring_thread, NULL);
-    munmap(hc->ring_map, hc->ring_size);
+    apir_hostd_unmap_sealed(hc, hc->ring_map, hc->ring_size);
+    hc->ring_map = NULL;
     hc->ring_running = false;
 }

@@ -37,14 +37,13 @@ static void *apir_hostd_region_map(void *user, uint32_t id, uint64_t size)
     struct apir_hostd_conn *hc = user;
     int fd = hc->passed_fd;
     hc->passed_fd = -1;
-    return fd >= 0 ? apir_hostd_map_sealed(fd, size) : NULL;
+    return fd >= 0 ? apir_hostd_map_sealed(hc, fd, size) : NULL;
 }
 
 static void apir_hostd_region_unmap(void *user, uint32_t id, void *ptr, uint64_t size)
 {
-    (void)user;
     (void)id;
-    munmap(ptr, (size_t)size);
+    apir_hostd_unmap_sealed(user, ptr, size);
 }
 
 /* Reads one request message into *buf (grown as needed), and a descriptor passed with it.
@@ -272,6 +271,7 @@ int apir_session_proc_serve(int fd, const struct apir_host_config *hcfg, unsigne
     if (hc.passed_fd >= 0)
         close(hc.passed_fd);
     apir_session_destroy(hc.session);
+    free(hc.maps); /* the regions went with the session, the ring before it */
     apir_host_destroy(host);
     pthread_mutex_destroy(&hc.lock);
     apir_log_host(APIR_LOG_INFO, apir_session_label, "ended");

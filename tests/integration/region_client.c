@@ -7,8 +7,8 @@
  * message at all. Prints "region_client: N passed, M failed"; exits 1 on any failure. */
 #include "check.h"
 #include "proto/codec.h"
-#include "sock/fdio.h"
 #include "proto/wire.h"
+#include "sock/fdio.h"
 
 #include <fcntl.h>
 #include <ggml.h>
@@ -163,6 +163,21 @@ static void descriptor_flood(uint64_t dev)
     CHECK(bad == 0);
 }
 
+/* The memory of region 7 again, under another id or as the ring: mapped twice its bytes sit
+ * at two host addresses, and every overlap rule (which compares host addresses) would miss
+ * that two tensors are the same bytes. Refused, whatever descriptor names the memory. */
+static void same_memory_twice(int fd)
+{
+    CHECK(attach(9, 65536, dup(fd)) == APIR_E_INVALID);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    CHECK(attach(10, 4096, open(path, O_RDWR | O_CLOEXEC)) == APIR_E_INVALID);
+    int again = dup(fd);
+    apir_write_u32(begin(), 65536);
+    CHECK(call_fd(APIR_CMD_RING_ATTACH, again) == APIR_E_INVALID);
+    close(again);
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -194,8 +209,11 @@ int main(int argc, char **argv)
     float *mem = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (mem == MAP_FAILED)
         return 2;
-    CHECK(attach(7, 65536, fd) == APIR_OK);
+    int same = dup(fd); /* attach closes what it sends */
+    CHECK(same >= 0 && attach(7, 65536, fd) == APIR_OK);
     CHECK(attach(7, 65536, memfd(65536, F_SEAL_SHRINK)) == APIR_E_INVALID); /* id in use */
+    same_memory_twice(same);
+    close(same);
     uint64_t buf;
     CHECK(from_region(dev, 7, 4096, 65536, &buf) == APIR_E_INVALID); /* past its end */
     CHECK(from_region(dev, 7, 1, 4096, &buf) == APIR_E_INVALID);     /* misaligned */
