@@ -65,12 +65,19 @@ void apir_watch_remove(struct apir_watch *w)
     pthread_mutex_unlock(&apir_watch_lock);
 }
 
+bool apir_watch_is_overdue(uint64_t since, uint64_t now, uint64_t limit)
+{
+    /* A request may begin between the watchdog's clock read and its look at since: then
+     * since > now, and now - since would wrap to a run of centuries. */
+    return since && now > since && now - since > limit;
+}
+
 /* The session whose request has run past the limit, or NULL. Called under the lock. */
 static const struct apir_watch *apir_watch_overdue(uint64_t now)
 {
     for (const struct apir_watch *w = apir_watch_list; w; w = w->next) {
         uint64_t since = atomic_load_explicit(&w->since_ns, memory_order_relaxed);
-        if (since && now - since > apir_watch_limit_ns)
+        if (apir_watch_is_overdue(since, now, apir_watch_limit_ns))
             return w;
     }
     return NULL;

@@ -4,6 +4,7 @@
 #define APIR_HOST_WATCHDOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One session's clock, embedded in struct apir_session: when its running request began. */
@@ -16,6 +17,9 @@ struct apir_watch {
 /* A session joins at creation and leaves before it is freed. */
 void apir_watch_add(struct apir_watch *w, const char *label);
 void apir_watch_remove(struct apir_watch *w);
+
+/* Whether a request that began at since (0: none running) has run past limit at now. */
+bool apir_watch_is_overdue(uint64_t since, uint64_t now, uint64_t limit);
 
 /* Around each request (apir_session_run): one clock read and two relaxed stores. */
 void apir_watch_busy(struct apir_watch *w);

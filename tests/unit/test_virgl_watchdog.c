@@ -5,6 +5,7 @@
  * The context runs in a child process, as virglrenderer's render server runs each context in
  * a worker. TEST DOUBLE: the get_config callback stands in for virglrenderer's (the real one
  * runs in integration.vtest_*), answering the library path and a 1 s limit. */
+#include "host/watchdog.h"
 #include "proto/virgl_abi.h"
 #include "session_msgs.h"
 
@@ -120,8 +121,21 @@ static void drain(int fd, char *out, size_t cap)
     out[n] = 0;
 }
 
+/* The overdue rule itself. A request may start after the watchdog read the clock and before
+ * it read the request's start: a start later than "now" is a request just begun, not one
+ * running for 2^64 ns (that wrap ended a fuzzer's process after 600 s of healthy work). */
+static void test_overdue_rule(void)
+{
+    const uint64_t s = 1000000000u;
+    CHECK(!apir_watch_is_overdue(0, 500 * s, 300 * s));           /* idle */
+    CHECK(!apir_watch_is_overdue(100 * s, 399 * s, 300 * s));     /* 299 s */
+    CHECK(apir_watch_is_overdue(100 * s, 401 * s, 300 * s));      /* 301 s */
+    CHECK(!apir_watch_is_overdue(500 * s + 1, 500 * s, 300 * s)); /* began after the clock read */
+}
+
 int main(void)
 {
+    test_overdue_rule();
     int out[2], err[2];
     CHECK(pipe(out) == 0 && pipe(err) == 0);
     struct timespec t0, t1;
