@@ -191,12 +191,7 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
     }
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_COPY);
-    apir_write_u32(w, 2);
-    apir_encode_tensor(w, src, true);
-    apir_encode_tensor(w, dst, true);
-    apir_write_u32(w, 2);
-    apir_write_i32(w, 0);
-    apir_write_i32(w, 1);
+    apir_encode_copy(w, src, dst);
     bool ok = apir_call_end(&c) == APIR_OK && apir_read_u32(&c.r) == 1 && apir_reader_done(&c.r);
     apir_call_done(&c);
     return ok;

@@ -28,48 +28,47 @@ static void apir_wire_from_tensor(struct apir_wire_tensor *wt, const struct ggml
         memcpy(wt->name, t->name, sizeof wt->name - 1);
 }
 
-void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool with_data)
+/* TENSOR_COPY's form: the pair (src, dst), both nodes. */
+void apir_encode_copy(struct apir_writer *w, const struct ggml_tensor *src,
+                      const struct ggml_tensor *dst)
 {
-    struct apir_wire_tensor wt;
-    apir_wire_from_tensor(&wt, t, with_data);
-    apir_wire_tensor_encode(w, &wt);
+    struct apir_wire_tensor wt[2];
+    const int32_t nodes[2] = {0, 1};
+    apir_wire_from_tensor(&wt[0], src, true);
+    apir_wire_from_tensor(&wt[1], dst, true);
+    apir_wire_graph_encode(w, wt, 2, nodes, 2);
 }
 
 void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t)
 {
-    apir_write_u32(w, 1);
     struct apir_wire_tensor wt;
     apir_wire_from_tensor(&wt, t, true);
     wt.view_offs = 0;
-    apir_wire_tensor_encode(w, &wt);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &wt);
 }
 
 /* Sources first, then the op: a two-level table. Data locations and names are left out so the
  * encoding is the same for every instance of the same op shape, which makes it a cache key. */
 void apir_encode_op_query(struct apir_writer *w, const struct ggml_tensor *op)
 {
-    int32_t n = 0;
+    struct apir_wire_graph_enc e;
     struct apir_wire_tensor wt;
     int32_t idx[GGML_MAX_SRC];
-    for (int i = 0; i < GGML_MAX_SRC; i++)
-        idx[i] = op->src[i] ? n++ : -1;
-    apir_write_u32(w, (uint32_t)n + 1);
+    apir_wire_graph_begin(&e, w);
     for (int i = 0; i < GGML_MAX_SRC; i++) {
+        idx[i] = -1;
         if (!op->src[i])
             continue;
         apir_wire_from_tensor(&wt, op->src[i], false);
         wt.view_offs = 0;
-        apir_wire_tensor_encode(w, &wt);
+        idx[i] = apir_wire_graph_add(&e, &wt);
     }
     apir_wire_from_tensor(&wt, op, false);
     wt.view_offs = 0;
     for (int i = 0; i < GGML_MAX_SRC && i < (int)APIR_MAX_SRC; i++)
         wt.src[i] = idx[i];
-    apir_wire_tensor_encode(w, &wt);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, n);
+    apir_wire_graph_node(&e, apir_wire_graph_add(&e, &wt));
+    apir_wire_graph_end(&e);
 }
 
 static size_t apir_ptr_hash(const void *p, size_t cap)
@@ -97,7 +96,6 @@ static bool apir_tensor_map_reset(struct apir_tensor_map *m, size_t n)
     } else {
         memset(m->keys, 0, m->cap * sizeof *m->keys);
     }
-    m->n = 0;
     return true;
 }
 
@@ -121,15 +119,16 @@ void apir_tensor_map_free(struct apir_tensor_map *m)
 
 /* Assigns t (after its sources) an index and writes it. Recursion only descends into tensors
  * not yet written: in a topologically ordered graph that is leaves and views, a few levels. */
-static int32_t apir_encode_one(struct apir_writer *w, struct apir_tensor_map *m,
+static int32_t apir_encode_one(struct apir_wire_graph_enc *e, struct apir_tensor_map *m,
                                const struct ggml_tensor *t, int depth)
 {
     bool found;
     int32_t *slot = apir_tensor_map_slot(m, t, &found);
     if (found)
         return *slot;
-    if (depth > 4096 || (size_t)m->n * 2 + 2 > m->cap) {
-        w->err = true;
+    /* Each tensor written is one key in the map: keep it at most half full. */
+    if (depth > 4096 || (size_t)e->n_tensors * 2 + 2 > m->cap) {
+        e->w->err = true;
         return -1;
     }
     *slot = -2; /* in progress: a cycle cannot happen in ggml, but never loop */
@@ -137,16 +136,16 @@ static int32_t apir_encode_one(struct apir_writer *w, struct apir_tensor_map *m,
     apir_wire_from_tensor(&wt, t, true);
     for (int i = 0; i < GGML_MAX_SRC && i < (int)APIR_MAX_SRC; i++)
         if (t->src[i] && t->src[i] != t)
-            wt.src[i] = apir_encode_one(w, m, t->src[i], depth + 1);
-    wt.view_src = t->view_src ? apir_encode_one(w, m, t->view_src, depth + 1) : -1;
-    if (w->err)
+            wt.src[i] = apir_encode_one(e, m, t->src[i], depth + 1);
+    wt.view_src = t->view_src ? apir_encode_one(e, m, t->view_src, depth + 1) : -1;
+    if (e->w->err)
         return -1;
-    int32_t idx = m->n++;
+    int32_t idx = (int32_t)e->n_tensors; /* the index apir_wire_graph_add gives it */
     /* ggml_cast makes a CPY whose src[1] is itself: on the wire, its own index. */
     for (int i = 0; i < GGML_MAX_SRC && i < (int)APIR_MAX_SRC; i++)
         if (t->src[i] == t)
             wt.src[i] = idx;
-    apir_wire_tensor_encode(w, &wt);
+    apir_wire_graph_add(e, &wt);
     /* Looked up again: the map never grows during an encode, but recursion inserted. */
     *apir_tensor_map_slot(m, t, &found) = idx;
     return idx;
@@ -159,19 +158,16 @@ bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,
     /* Upper bound on distinct tensors: each node plus its sources and view source. */
     if (!apir_tensor_map_reset(m, (size_t)n_nodes * (GGML_MAX_SRC + 2) + 16))
         return false;
-    size_t count_at = w->len;
-    apir_write_u32(w, 0); /* patched below */
+    struct apir_wire_graph_enc e;
+    apir_wire_graph_begin(&e, w);
     for (int i = 0; i < n_nodes; i++)
-        apir_encode_one(w, m, ggml_graph_node((struct ggml_cgraph *)g, i), 0);
+        apir_encode_one(&e, m, ggml_graph_node((struct ggml_cgraph *)g, i), 0);
     if (w->err)
-        return false;
-    uint32_t nt = (uint32_t)m->n;
-    memcpy(w->buf + count_at, &nt, sizeof nt);
-    apir_write_u32(w, (uint32_t)n_nodes);
+        return false; /* some nodes are not in the map: no lookups below */
     for (int i = 0; i < n_nodes; i++) {
         bool found;
-        apir_write_i32(
-            w, *apir_tensor_map_slot(m, ggml_graph_node((struct ggml_cgraph *)g, i), &found));
+        apir_wire_graph_node(
+            &e, *apir_tensor_map_slot(m, ggml_graph_node((struct ggml_cgraph *)g, i), &found));
     }
-    return !w->err;
+    return apir_wire_graph_end(&e);
 }

@@ -194,9 +194,10 @@ struct apir_tensor_map {
     const struct ggml_tensor **keys;
     int32_t *vals;
     size_t cap;
-    int32_t n;
 };
-void apir_encode_tensor(struct apir_writer *w, const struct ggml_tensor *t, bool with_data);
+/* The pair (src, dst), both nodes: the form of TENSOR_COPY. */
+void apir_encode_copy(struct apir_writer *w, const struct ggml_tensor *src,
+                      const struct ggml_tensor *dst);
 /* One tensor alone (no sources): the form of data commands. */
 void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
 /* The op and its direct sources, without data locations: the form of op queries. */

@@ -184,3 +184,72 @@ void apir_wire_graph_free(struct apir_wire_graph *g)
     free(g->nodes);
     memset(g, 0, sizeof *g);
 }
+
+/* The counts go in as placeholders and are patched at the end: the guest learns how many
+ * tensors a graph has only by walking it. */
+static void apir_wire_graph_patch(struct apir_writer *w, size_t at, uint32_t v)
+{
+    memcpy(w->buf + at, &v, sizeof v);
+}
+
+void apir_wire_graph_begin(struct apir_wire_graph_enc *e, struct apir_writer *w)
+{
+    memset(e, 0, sizeof *e);
+    e->w = w;
+    e->tensors_at = w->len;
+    apir_write_u32(w, 0);
+}
+
+int32_t apir_wire_graph_add(struct apir_wire_graph_enc *e, const struct apir_wire_tensor *t)
+{
+    if (e->nodes_at)
+        e->w->err = true; /* the table is closed once the node list started */
+    apir_wire_tensor_encode(e->w, t);
+    return (int32_t)e->n_tensors++;
+}
+
+static void apir_wire_graph_start_nodes(struct apir_wire_graph_enc *e)
+{
+    if (e->nodes_at)
+        return;
+    e->nodes_at = e->w->len;
+    apir_write_u32(e->w, 0);
+}
+
+void apir_wire_graph_node(struct apir_wire_graph_enc *e, int32_t index)
+{
+    apir_wire_graph_start_nodes(e);
+    if (index < 0 || (uint32_t)index >= e->n_tensors)
+        e->w->err = true;
+    apir_write_i32(e->w, index);
+    e->n_nodes++;
+}
+
+bool apir_wire_graph_end(struct apir_wire_graph_enc *e)
+{
+    apir_wire_graph_start_nodes(e);
+    /* Sticky: without an error every reservation since begin succeeded, offsets included. */
+    if (e->w->err)
+        return false;
+    apir_wire_graph_patch(e->w, e->tensors_at, e->n_tensors);
+    apir_wire_graph_patch(e->w, e->nodes_at, e->n_nodes);
+    return true;
+}
+
+void apir_wire_graph_encode(struct apir_writer *w, const struct apir_wire_tensor *t, uint32_t n,
+                            const int32_t *nodes, uint32_t n_nodes)
+{
+    struct apir_wire_graph_enc e;
+    apir_wire_graph_begin(&e, w);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_graph_add(&e, &t[i]);
+    for (uint32_t i = 0; i < n_nodes; i++)
+        apir_wire_graph_node(&e, nodes[i]);
+    apir_wire_graph_end(&e);
+}
+
+void apir_wire_graph_encode_lone(struct apir_writer *w, const struct apir_wire_tensor *t)
+{
+    const int32_t node = 0;
+    apir_wire_graph_encode(w, t, 1, &node, 1);
+}

@@ -45,4 +45,34 @@ struct apir_wire_graph {
 bool apir_wire_graph_decode(struct apir_reader *r, struct apir_wire_graph *g);
 void apir_wire_graph_free(struct apir_wire_graph *g);
 
+/* The one encoder of that form, for every writer of graphs: the guest, tests, seed corpora.
+ * The two counts are written from what was added, so they always agree with the table and the
+ * node list; a graph malformed on purpose (hostile tests) is written by hand.
+ *
+ * Incremental, for a writer that numbers tensors as it finds them (the guest, walking a ggml
+ * graph): begin reserves the tensor count, add writes one tensor, node appends one node
+ * index (the first call starts the node list), end patches both counts. Only the writer's own
+ * buffer is used: nothing is allocated per graph. Errors are the writer's sticky err: a node
+ * outside the table or a tensor added after the node list started sets it. */
+struct apir_wire_graph_enc {
+    struct apir_writer *w;
+    size_t tensors_at;  /* where the counts sit in w->buf (offsets: the buffer may move) */
+    size_t nodes_at;    /* 0 until the node list starts (the tensor count precedes it) */
+    uint32_t n_tensors; /* also the index the next add gives (a tensor naming itself) */
+    uint32_t n_nodes;
+};
+
+void apir_wire_graph_begin(struct apir_wire_graph_enc *e, struct apir_writer *w);
+/* Returns the index t has in the table. */
+int32_t apir_wire_graph_add(struct apir_wire_graph_enc *e, const struct apir_wire_tensor *t);
+void apir_wire_graph_node(struct apir_wire_graph_enc *e, int32_t index);
+/* Returns false when anything since begin failed (the writer's err). */
+bool apir_wire_graph_end(struct apir_wire_graph_enc *e);
+
+/* A whole graph from arrays: t[0..n) as the table, nodes[0..n_nodes) as the node list. */
+void apir_wire_graph_encode(struct apir_writer *w, const struct apir_wire_tensor *t, uint32_t n,
+                            const int32_t *nodes, uint32_t n_nodes);
+/* One tensor as a graph of one node, the form of the single-tensor data commands. */
+void apir_wire_graph_encode_lone(struct apir_writer *w, const struct apir_wire_tensor *t);
+
 #endif

@@ -91,18 +91,16 @@ static struct apir_wire_tensor seed_tensor(uint32_t type, uint64_t off, int64_t 
 static void seed_graph(fuzz_seed_fn seed, void *user, const char *name, struct apir_writer *w,
                        const struct apir_wire_tensor *t, uint32_t n)
 {
+    struct apir_wire_graph_enc e;
     apir_writer_reset(w);
     apir_write_u64(w, FUZZ_H_STREAM);
-    apir_write_u32(w, n);
-    uint32_t nodes = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        apir_wire_tensor_encode(w, &t[i]);
-        nodes += t[i].op != GGML_OP_NONE;
-    }
-    apir_write_u32(w, nodes);
+    apir_wire_graph_begin(&e, w);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_graph_add(&e, &t[i]);
     for (uint32_t i = 0; i < n; i++)
         if (t[i].op != GGML_OP_NONE)
-            apir_write_i32(w, (int32_t)i);
+            apir_wire_graph_node(&e, (int32_t)i);
+    apir_wire_graph_end(&e);
     seed(user, name, APIR_CMD_GRAPH_COMPUTE, w);
 }
 
@@ -180,22 +178,16 @@ void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
     }
     t[2].op = GGML_OP_ADD, t[2].src[0] = 0, t[2].src[1] = 1;
     t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    const int32_t add = 2;
     apir_writer_reset(&w);
     apir_write_u64(&w, FUZZ_H_STREAM);
-    apir_write_u32(&w, 3);
-    for (int i = 0; i < 3; i++)
-        apir_wire_tensor_encode(&w, &t[i]);
-    apir_write_u32(&w, 1);
-    apir_write_i32(&w, 2);
+    apir_wire_graph_encode(&w, t, 3, &add, 1);
     seed(user, "graph_compute_add", APIR_CMD_GRAPH_COMPUTE, &w);
     apir_writer_reset(&w);
     apir_write_u64(&w, FUZZ_H_STREAM);
     seed(user, "graph_recompute", APIR_CMD_GRAPH_RECOMPUTE, &w);
     apir_writer_reset(&w);
-    apir_write_u32(&w, 1);
-    apir_wire_tensor_encode(&w, &t[0]);
-    apir_write_u32(&w, 1);
-    apir_write_i32(&w, 0);
+    apir_wire_graph_encode_lone(&w, &t[0]);
     apir_write_u64(&w, 0);
     float v[16] = {1, 2, 3};
     apir_write_blob(&w, v, sizeof v);

@@ -50,50 +50,37 @@ uint64_t hostile_nbytes(const struct apir_wire_tensor *t)
 
 void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_tensor *t, uint32_t n)
 {
+    struct apir_wire_graph_enc e;
     hostile_begin(w, APIR_CMD_GRAPH_COMPUTE);
     apir_write_u64(w, stream);
-    apir_write_u32(w, n);
-    uint32_t n_nodes = 0;
+    apir_wire_graph_begin(&e, w);
     for (uint32_t i = 0; i < n; i++) {
-        if (t[i].op != GGML_OP_NONE) {
+        if (t[i].op != GGML_OP_NONE)
             t[i].flags |= GGML_TENSOR_FLAG_COMPUTE;
-            n_nodes++;
-        }
-        apir_wire_tensor_encode(w, &t[i]);
+        apir_wire_graph_add(&e, &t[i]);
     }
-    apir_write_u32(w, n_nodes);
     for (uint32_t i = 0; i < n; i++)
         if (t[i].op != GGML_OP_NONE)
-            apir_write_i32(w, (int32_t)i);
+            apir_wire_graph_node(&e, (int32_t)i);
+    apir_wire_graph_end(&e);
     hostile_end(w);
 }
 
 void hostile_tensor_copy(struct apir_writer *w, const struct apir_wire_tensor *src,
                          const struct apir_wire_tensor *dst)
 {
+    const struct apir_wire_tensor pair[2] = {*src, *dst};
+    const int32_t both[2] = {0, 1};
     hostile_begin(w, APIR_CMD_TENSOR_COPY);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, src);
-    apir_wire_tensor_encode(w, dst);
-    apir_write_u32(w, 2);
-    apir_write_i32(w, 0);
-    apir_write_i32(w, 1);
+    apir_wire_graph_encode(w, pair, 2, both, 2);
     hostile_end(w);
-}
-
-void hostile_write_lone(struct apir_writer *w, const struct apir_wire_tensor *t)
-{
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
 }
 
 void hostile_tensor_set(struct apir_writer *w, const struct apir_wire_tensor *t, uint64_t offset,
                         const void *data, size_t len)
 {
     hostile_begin(w, APIR_CMD_TENSOR_SET);
-    hostile_write_lone(w, t);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, offset);
     apir_write_blob(w, data, len);
     hostile_end(w);
@@ -255,7 +242,7 @@ static const char *hostile_follow_up(struct hostile_link *l, const struct hostil
     if (hostile_send(l, &r) != APIR_OK || apir_read_u32(&r) != 0)
         return "follow-up ADD refused or failed";
     hostile_begin(&hw, APIR_CMD_TENSOR_GET);
-    hostile_write_lone(&hw, &tc);
+    apir_wire_graph_encode_lone(&hw, &tc);
     apir_write_u64(&hw, 0);
     apir_write_u64(&hw, sizeof a);
     hostile_end(&hw);

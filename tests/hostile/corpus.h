@@ -103,8 +103,6 @@ void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_te
 /* A whole TENSOR_COPY message: src, then dst. */
 void hostile_tensor_copy(struct apir_writer *w, const struct apir_wire_tensor *src,
                          const struct apir_wire_tensor *dst);
-/* A one-tensor data command's table: u32 1, tensor, u32 1, i32 0. */
-void hostile_write_lone(struct apir_writer *w, const struct apir_wire_tensor *t);
 void hostile_tensor_set(struct apir_writer *w, const struct apir_wire_tensor *t, uint64_t offset,
                         const void *data, size_t len);
 

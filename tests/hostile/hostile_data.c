@@ -21,7 +21,7 @@ static void get(struct apir_writer *w, const struct apir_wire_tensor *t, uint64_
                 uint64_t size)
 {
     hostile_begin(w, APIR_CMD_TENSOR_GET);
-    hostile_write_lone(w, t);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, off);
     apir_write_u64(w, size);
     hostile_end(w);
@@ -54,7 +54,7 @@ static void quant_nb0_memset(struct apir_writer *w, const struct hostile_ctx *c,
 {
     struct apir_wire_tensor t = q4_tail(c, v);
     hostile_begin(w, APIR_CMD_TENSOR_MEMSET);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_u64(w, v ? 18 : 64);
     apir_write_u32(w, 0);
@@ -95,7 +95,7 @@ static void memset_past_tensor(struct apir_writer *w, const struct hostile_ctx *
 {
     struct apir_wire_tensor t = f32(c, 0, 16);
     hostile_begin(w, APIR_CMD_TENSOR_MEMSET);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 32);
     apir_write_u64(w, v ? 32 : 33);
     apir_write_u32(w, 7);
@@ -106,7 +106,7 @@ static void memset_value_wide(struct apir_writer *w, const struct hostile_ctx *c
 {
     struct apir_wire_tensor t = f32(c, 0, 16);
     hostile_begin(w, APIR_CMD_TENSOR_MEMSET);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_u64(w, 64);
     apir_write_u32(w, v ? 255 : 0x1ff);
@@ -224,13 +224,10 @@ static void buffer_zero_offset_query(struct apir_writer *w, const struct hostile
     t[1].offset = 0;
     t[1].op = GGML_OP_ADD;
     t[1].src[0] = t[1].src[1] = 0;
+    const int32_t op = 1;
     hostile_begin(w, APIR_CMD_DEVICE_SUPPORTS_OP);
     apir_write_u64(w, c->dev);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, &t[0]);
-    apir_wire_tensor_encode(w, &t[1]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 1);
+    apir_wire_graph_encode(w, t, 2, &op, 1);
     hostile_end(w);
 }
 

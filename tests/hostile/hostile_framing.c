@@ -144,7 +144,8 @@ static void hello_again(struct apir_writer *w, const struct hostile_ctx *c, int 
     hostile_end(w);
 }
 
-/* TENSOR_SET of 16 floats whose table says n_tensors and n_nodes and holds `have` tensors. */
+/* TENSOR_SET of 16 floats whose table says n_tensors and n_nodes and holds `have` tensors.
+ * Framed by hand: the graph encoder writes only counts that agree with what it wrote. */
 static void set_with_counts(struct apir_writer *w, const struct hostile_ctx *c, uint32_t nt,
                             uint32_t have, uint32_t nn, int32_t node)
 {
@@ -196,7 +197,7 @@ static void truncated_tensor(struct apir_writer *w, const struct hostile_ctx *c,
 {
     struct apir_wire_tensor t = f32(c, 0, 16);
     hostile_begin(w, APIR_CMD_TENSOR_INIT);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     if (!v)
         w->len -= 4 + 4 + 20; /* the node list and the tensor's name and sources */
     hostile_end(w);
@@ -225,15 +226,15 @@ static void src_below_minus_one(struct apir_writer *w, const struct hostile_ctx 
     t[2].op = GGML_OP_ADD;
     t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
     t[2].src[0] = 0, t[2].src[1] = 1;
+    struct apir_wire_graph_enc e;
     hostile_begin(w, APIR_CMD_GRAPH_COMPUTE);
     apir_write_u64(w, c->stream);
-    apir_write_u32(w, 3);
-    apir_wire_tensor_encode(w, &t[0]);
-    apir_wire_tensor_encode(w, &t[1]);
+    apir_wire_graph_begin(&e, w);
+    apir_wire_graph_add(&e, &t[0]);
+    apir_wire_graph_add(&e, &t[1]);
     size_t at = w->len + WIRE_NSRC_AT + 1 + 4; /* src[1], after the count and src[0] */
-    apir_wire_tensor_encode(w, &t[2]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 2);
+    apir_wire_graph_node(&e, apir_wire_graph_add(&e, &t[2]));
+    apir_wire_graph_end(&e);
     int32_t bad = -7;
     if (!v && at + 4 <= w->len)
         memcpy(w->buf + at, &bad, sizeof bad);
@@ -263,7 +264,9 @@ static void view_src_self(struct apir_writer *w, const struct hostile_ctx *c, in
     add_with_srcs(w, c, 0, 1, v ? -1 : 2);
 }
 
-/* One tensor encoded by hand: its source count or name length byte says more than allowed. */
+/* One tensor encoded by hand: its source count or name length byte says more than allowed.
+ * The graph is framed by hand too: the bytes the patched byte claims sit between the tensor
+ * and the node list, where the encoder puts nothing. */
 static void patched_tensor(struct apir_writer *w, const struct hostile_ctx *c, bool name,
                            uint8_t value)
 {
@@ -395,7 +398,7 @@ static void staged(struct apir_writer *w, const struct hostile_ctx *c, bool set,
 {
     struct apir_wire_tensor t = f32(c, 0, 16);
     hostile_begin(w, set ? APIR_CMD_TENSOR_SET_STAGED : APIR_CMD_TENSOR_GET_STAGED);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, toff);
     apir_write_u32(w, region);
     apir_write_u64(w, roff);

@@ -191,13 +191,10 @@ static void supports_op_with_stream(struct apir_writer *w, const struct hostile_
     t[1] = t[0];
     t[1].op = GGML_OP_ADD;
     t[1].src[0] = t[1].src[1] = 0;
+    const int32_t op = 1;
     hostile_begin(w, APIR_CMD_DEVICE_SUPPORTS_OP);
     apir_write_u64(w, v ? c->dev : c->stream);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, &t[0]);
-    apir_wire_tensor_encode(w, &t[1]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 1);
+    apir_wire_graph_encode(w, t, 2, &op, 1);
     hostile_end(w);
 }
 

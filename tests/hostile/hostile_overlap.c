@@ -46,7 +46,7 @@ static void staged(struct apir_writer *w, const struct hostile_ctx *c, int v, ui
 {
     struct apir_wire_tensor t = f32_in(c->rbuf, 0, 1024);
     hostile_begin(w, cmd);
-    hostile_write_lone(w, &t);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_u32(w, c->region);
     apir_write_u64(w, v ? HOSTILE_RBUF_SIZE + HOSTILE_RBUF2_OFF : 512);

@@ -86,10 +86,7 @@ static int set_index(uint64_t buf, int32_t value)
     struct apir_reader r;
     struct apir_wire_tensor idx = tensor(GGML_TYPE_I32, 1, 1, buf, 256);
     struct apir_writer *w = begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &idx);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &idx);
     apir_write_u64(w, 0);
     apir_write_blob(w, &value, sizeof value);
     return call(APIR_CMD_TENSOR_SET, &r);
@@ -99,13 +96,10 @@ static int set_index(uint64_t buf, int32_t value)
 static int compute(uint64_t stream, const struct apir_wire_tensor *ts, uint32_t n)
 {
     struct apir_reader r;
+    const int32_t last = (int32_t)n - 1;
     struct apir_writer *w = begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, n);
-    for (uint32_t i = 0; i < n; i++)
-        apir_wire_tensor_encode(w, &ts[i]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, (int32_t)n - 1);
+    apir_wire_graph_encode(w, ts, n, &last, 1);
     int st = call(APIR_CMD_GRAPH_COMPUTE, &r);
     if (st == APIR_OK && apir_read_u32(&r) != 0)
         return -2; /* computed, but the backend failed */
@@ -205,21 +199,17 @@ int main(int argc, char **argv)
         return spin(stream, buft);
     if (set_index(buf, 1000) != APIR_OK) /* 2 rows exist; row 1000 does not */
         return 2;
-    struct apir_wire_tensor rows = tensor(GGML_TYPE_F32, 4, 2, buf, 0);
-    struct apir_wire_tensor idx = tensor(GGML_TYPE_I32, 1, 1, buf, 256);
-    struct apir_wire_tensor out = tensor(GGML_TYPE_F32, 4, 1, buf, 512);
-    out.op = GGML_OP_GET_ROWS;
-    out.flags = GGML_TENSOR_FLAG_COMPUTE;
-    out.src[0] = 0;
-    out.src[1] = 1;
+    struct apir_wire_tensor t[3] = {tensor(GGML_TYPE_F32, 4, 2, buf, 0), /* rows */
+                                    tensor(GGML_TYPE_I32, 1, 1, buf, 256),
+                                    tensor(GGML_TYPE_F32, 4, 1, buf, 512)};
+    t[2].op = GGML_OP_GET_ROWS;
+    t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    t[2].src[0] = 0;
+    t[2].src[1] = 1;
+    const int32_t node = 2;
     w = begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, 3);
-    apir_wire_tensor_encode(w, &rows);
-    apir_wire_tensor_encode(w, &idx);
-    apir_wire_tensor_encode(w, &out);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 2);
+    apir_wire_graph_encode(w, t, 3, &node, 1);
     struct apir_writer graph = req; /* the same request again, with a valid index */
     int st = call(APIR_CMD_GRAPH_COMPUTE, &r);
     printf("hostile GET_ROWS: %s\n", st < 0 ? "session ended by the host" : apir_status_str(st));

@@ -117,19 +117,15 @@ static void honest_add(uint64_t dev, uint64_t buf, float *mem)
         mem[64 + i] = 0.5f;
         mem[128 + i] = -1.0f;
     }
-    struct apir_wire_tensor a = f32(buf, 0, 64), b = f32(buf, 256, 64), c = f32(buf, 512, 64);
-    c.op = GGML_OP_ADD;
-    c.src[0] = 0;
-    c.src[1] = 1;
-    c.flags = GGML_TENSOR_FLAG_COMPUTE;
+    struct apir_wire_tensor t[3] = {f32(buf, 0, 64), f32(buf, 256, 64), f32(buf, 512, 64)};
+    t[2].op = GGML_OP_ADD;
+    t[2].src[0] = 0;
+    t[2].src[1] = 1;
+    t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
+    const int32_t node = 2;
     struct apir_writer *w = begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, 3);
-    apir_wire_tensor_encode(w, &a);
-    apir_wire_tensor_encode(w, &b);
-    apir_wire_tensor_encode(w, &c);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 2);
+    apir_wire_graph_encode(w, t, 3, &node, 1);
     CHECK(call(APIR_CMD_GRAPH_COMPUTE) == APIR_OK && apir_read_u32(&r) == 0);
     int good = 0;
     for (int i = 0; i < 64; i++)

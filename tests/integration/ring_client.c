@@ -130,10 +130,7 @@ static void large_reply(uint64_t buft)
     t.nb[1] = t.nb[2] = t.nb[3] = 2u << 20;
     t.buffer = buf;
     w = begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_u64(w, 2u << 20);
     size_t n = 0;

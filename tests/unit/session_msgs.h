@@ -92,10 +92,7 @@ static inline int tensor_set(struct apir_session *s, const struct apir_wire_tens
                              const void *data, size_t len)
 {
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, 0);
     apir_write_blob(w, data, len);
     return msg_send(s, APIR_CMD_TENSOR_SET);
@@ -108,12 +105,7 @@ static inline int graph_compute(struct apir_session *s, uint64_t stream,
 {
     struct apir_writer *w = msg_begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, n);
-    for (uint32_t i = 0; i < n; i++)
-        apir_wire_tensor_encode(w, &t[i]);
-    apir_write_u32(w, n_nodes);
-    for (uint32_t i = 0; i < n_nodes; i++)
-        apir_write_i32(w, nodes[i]);
+    apir_wire_graph_encode(w, t, n, nodes, n_nodes);
     return msg_send(s, APIR_CMD_GRAPH_COMPUTE);
 }
 
@@ -129,10 +121,7 @@ static inline float get_f32(struct apir_session *s, struct apir_wire_tensor t, i
     for (unsigned k = 0; k < APIR_MAX_SRC; k++)
         t.src[k] = -1;
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, (uint64_t)i * 4);
     apir_write_u64(w, 4);
     float v = -12345.0f;

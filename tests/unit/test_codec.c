@@ -139,81 +139,197 @@ static void test_header(void)
     CHECK(!apir_req_hdr_decode(b, &d)); /* a reply header is not a request */
 }
 
+/* Encodes t[0..n) with nodes[0..nn) and decodes it back into g: true when it decodes, exactly
+ * (g is then the caller's to free). */
+static bool graph_roundtrip(struct apir_writer *w, const struct apir_wire_tensor *t, uint32_t n,
+                            const int32_t *nodes, uint32_t nn, struct apir_wire_graph *g)
+{
+    struct apir_reader r;
+    apir_writer_reset(w);
+    apir_wire_graph_encode(w, t, n, nodes, nn);
+    apir_reader_init(&r, w->buf, w->len);
+    if (w->err || !apir_wire_graph_decode(&r, g))
+        return false;
+    if (apir_reader_done(&r))
+        return true;
+    apir_wire_graph_free(g);
+    return false;
+}
+
+/* The decoder's structural rules. The encoder writes whatever sources it is given, so it
+ * frames the illegal tables too; only a count no encoder writes is written by hand. */
 static void test_graph_structure(void)
 {
     struct apir_writer w;
     apir_writer_init(&w, 1 << 20);
-    struct apir_wire_tensor t;
-    struct apir_reader r;
+    struct apir_wire_tensor t[2];
     struct apir_wire_graph g;
-    apir_wire_tensor_clear(&t);
-    t.ne[0] = t.ne[1] = t.ne[2] = t.ne[3] = 1;
-    apir_write_u32(&w, 2);
-    apir_wire_tensor_encode(&w, &t);
-    t.src[0] = 2; /* refers to a later entry */
-    apir_wire_tensor_encode(&w, &t);
-    t.src[0] = -1;
-    apir_write_u32(&w, 2);
-    apir_write_i32(&w, 0);
-    apir_write_i32(&w, 1);
-    apir_reader_init(&r, w.buf, w.len);
-    CHECK(!apir_wire_graph_decode(&r, &g));
-    apir_writer_reset(&w);
-    apir_write_u32(&w, 2);
-    apir_wire_tensor_encode(&w, &t);
-    t.view_src = 1; /* a view of itself is never legal */
-    apir_wire_tensor_encode(&w, &t);
-    apir_write_u32(&w, 1);
-    apir_write_i32(&w, 1);
-    apir_reader_init(&r, w.buf, w.len);
-    CHECK(!apir_wire_graph_decode(&r, &g));
-    t.view_src = -1;
+    const int32_t both[2] = {0, 1}, second = 1, thrice[3] = {0, 0, 0};
+    apir_wire_tensor_clear(&t[0]);
+    t[0].ne[0] = t[0].ne[1] = t[0].ne[2] = t[0].ne[3] = 1;
+    t[1] = t[0];
+    t[1].src[0] = 2; /* refers to a later entry */
+    CHECK(!graph_roundtrip(&w, t, 2, both, 2, &g));
+    t[1] = t[0];
+    t[1].view_src = 1; /* a view of itself is never legal */
+    CHECK(!graph_roundtrip(&w, t, 2, &second, 1, &g));
     /* Same with a valid back-reference decodes. */
-    apir_writer_reset(&w);
-    apir_write_u32(&w, 2);
-    t.src[0] = -1;
-    apir_wire_tensor_encode(&w, &t);
-    t.src[0] = 0;
-    apir_wire_tensor_encode(&w, &t);
-    apir_write_u32(&w, 1);
-    apir_write_i32(&w, 1);
-    apir_reader_init(&r, w.buf, w.len);
-    CHECK(apir_wire_graph_decode(&r, &g) && g.n_tensors == 2 && g.tensors[1].src[0] == 0);
-    CHECK(apir_reader_done(&r));
+    t[1] = t[0];
+    t[1].src[0] = 0;
+    CHECK(graph_roundtrip(&w, t, 2, &second, 1, &g) && g.n_tensors == 2 &&
+          g.tensors[1].src[0] == 0);
     apir_wire_graph_free(&g);
     /* A tensor naming itself as a source is legal (ggml_cast makes CPY with src[1] == itself);
      * a source after itself is not. */
-    apir_writer_reset(&w);
-    apir_write_u32(&w, 2);
-    t.src[0] = -1;
-    apir_wire_tensor_encode(&w, &t);
-    t.src[0] = 0;
-    t.src[1] = 1;
-    apir_wire_tensor_encode(&w, &t);
-    apir_write_u32(&w, 1);
-    apir_write_i32(&w, 1);
-    apir_reader_init(&r, w.buf, w.len);
-    CHECK(apir_wire_graph_decode(&r, &g) && g.tensors[1].src[1] == 1);
+    t[1].src[1] = 1;
+    CHECK(graph_roundtrip(&w, t, 2, &second, 1, &g) && g.tensors[1].src[1] == 1);
     apir_wire_graph_free(&g);
-    t.src[1] = -1;
     /* The same node more often than there are tensors: ggml_graph_add_node does not dedupe
      * (test-backend-ops perf adds one node 8192 times). Legal, so decoded. */
-    apir_writer_reset(&w);
-    apir_write_u32(&w, 1);
-    t.src[0] = -1;
-    apir_wire_tensor_encode(&w, &t);
-    apir_write_u32(&w, 3);
-    for (int i = 0; i < 3; i++)
-        apir_write_i32(&w, 0);
-    apir_reader_init(&r, w.buf, w.len);
-    CHECK(apir_wire_graph_decode(&r, &g) && g.n_nodes == 3 && g.nodes[2] == 0);
+    CHECK(graph_roundtrip(&w, t, 1, thrice, 3, &g) && g.n_nodes == 3 && g.nodes[2] == 0);
     apir_wire_graph_free(&g);
     /* A tensor count larger than the payload could hold is refused before allocating. */
+    struct apir_reader r;
     apir_writer_reset(&w);
     apir_write_u32(&w, 60000);
     apir_reader_init(&r, w.buf, w.len);
     CHECK(!apir_wire_graph_decode(&r, &g));
     apir_writer_free(&w);
+}
+
+/* Three tensors that differ everywhere the wire form has a field: 2 is ADD(0, 1), named. */
+static void graph_sample(struct apir_wire_tensor t[3])
+{
+    for (int i = 0; i < 3; i++) {
+        apir_wire_tensor_clear(&t[i]);
+        t[i].type = 0;
+        t[i].ne[0] = 16 + i, t[i].ne[1] = t[i].ne[2] = t[i].ne[3] = 1;
+        t[i].nb[0] = 4, t[i].nb[1] = t[i].nb[2] = t[i].nb[3] = 4 * (uint64_t)t[i].ne[0];
+        t[i].buffer = 0x1234000000500001ull;
+        t[i].offset = 256u * (unsigned)i;
+        t[i].op_params[0] = 7 + i;
+    }
+    t[1].view_src = 0, t[1].view_offs = 64;
+    t[2].op = 2, t[2].flags = 1, t[2].src[0] = 0, t[2].src[1] = 1;
+    memcpy(t[2].name, "sum", 4);
+}
+
+/* The graph form as the codec's primitives frame it (the hand-written framing the encoder
+ * replaced everywhere): the reference the encoder's bytes must equal. */
+static void graph_by_hand(struct apir_writer *w, const struct apir_wire_tensor *t, uint32_t n,
+                          const int32_t *nodes, uint32_t nn)
+{
+    apir_write_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        apir_wire_tensor_encode(w, &t[i]);
+    apir_write_u32(w, nn);
+    for (uint32_t i = 0; i < nn; i++)
+        apir_write_i32(w, nodes[i]);
+}
+
+static bool same_bytes(const struct apir_writer *a, const struct apir_writer *b)
+{
+    return !a->err && !b->err && a->len == b->len && memcmp(a->buf, b->buf, a->len) == 0;
+}
+
+/* Every form of the encoder writes the same bytes as the framing by hand, and decodes back to
+ * the same tensors and nodes. */
+static void test_graph_encode(void)
+{
+    struct apir_wire_tensor t[3];
+    const int32_t nodes[3] = {2, 0, 2}, zero = 0;
+    struct apir_writer w, ref;
+    struct apir_reader r;
+    struct apir_wire_graph g;
+    graph_sample(t);
+    apir_writer_init(&w, 1 << 20);
+    apir_writer_init(&ref, 1 << 20);
+    apir_wire_graph_encode(&w, t, 3, nodes, 3);
+    graph_by_hand(&ref, t, 3, nodes, 3);
+    CHECK(same_bytes(&w, &ref));
+    apir_reader_init(&r, w.buf, w.len);
+    CHECK(apir_wire_graph_decode(&r, &g) && apir_reader_done(&r));
+    CHECK(g.n_tensors == 3 && g.n_nodes == 3 && memcmp(g.nodes, nodes, sizeof nodes) == 0);
+    for (uint32_t i = 0; i < g.n_tensors; i++) {
+        const struct apir_wire_tensor *a = &g.tensors[i], *b = &t[i];
+        CHECK(a->op == b->op && a->flags == b->flags && a->ne[0] == b->ne[0] &&
+              a->nb[1] == b->nb[1] && a->buffer == b->buffer && a->offset == b->offset &&
+              a->view_src == b->view_src && a->view_offs == b->view_offs &&
+              a->op_params[0] == b->op_params[0] && a->src[0] == b->src[0] &&
+              a->src[1] == b->src[1] && a->src[2] == -1 && strcmp(a->name, b->name) == 0);
+    }
+    apir_wire_graph_free(&g);
+    /* The lone form: the tensor as a table of one, node list {0}. */
+    apir_writer_reset(&w), apir_writer_reset(&ref);
+    apir_wire_graph_encode_lone(&w, &t[0]);
+    graph_by_hand(&ref, t, 1, &zero, 1);
+    CHECK(same_bytes(&w, &ref) && w.len > 12);
+    uint32_t u;
+    memcpy(&u, w.buf, 4);
+    CHECK(u == 1);
+    memcpy(&u, w.buf + w.len - 8, 4);
+    CHECK(u == 1 && memcmp(w.buf + w.len - 4, &zero, 4) == 0);
+    apir_writer_free(&w);
+    apir_writer_free(&ref);
+}
+
+/* The incremental form behind a prefix (as a GRAPH_COMPUTE's stream handle): the counts are
+ * patched at their offsets even though the buffer moved (3 tensors outgrow its first 256
+ * bytes), and a tensor naming itself takes the index add is about to give. */
+static void test_graph_encode_incremental(void)
+{
+    struct apir_wire_tensor t[3];
+    const int32_t nodes[2] = {2, 1};
+    struct apir_writer w, ref;
+    struct apir_wire_graph_enc e;
+    graph_sample(t);
+    t[2].src[2] = 2; /* itself, as ggml_cast's CPY */
+    apir_writer_init(&w, 1 << 20);
+    apir_writer_init(&ref, 1 << 20);
+    apir_write_u64(&w, 0xabcdull);
+    apir_write_u64(&ref, 0xabcdull);
+    apir_wire_graph_begin(&e, &w);
+    CHECK(apir_wire_graph_add(&e, &t[0]) == 0 && apir_wire_graph_add(&e, &t[1]) == 1);
+    CHECK(e.n_tensors == 2 && apir_wire_graph_add(&e, &t[2]) == 2);
+    apir_wire_graph_node(&e, 2);
+    apir_wire_graph_node(&e, 1);
+    CHECK(apir_wire_graph_end(&e));
+    graph_by_hand(&ref, t, 3, nodes, 2);
+    CHECK(same_bytes(&w, &ref) && w.cap > 256);
+    /* Misuse sets the writer's err: a node outside the table, a tensor after the nodes. */
+    apir_writer_reset(&w);
+    apir_wire_graph_begin(&e, &w);
+    apir_wire_graph_add(&e, &t[0]);
+    apir_wire_graph_node(&e, 1);
+    CHECK(!apir_wire_graph_end(&e) && w.err);
+    apir_writer_reset(&w);
+    apir_wire_graph_begin(&e, &w);
+    apir_wire_graph_add(&e, &t[0]);
+    apir_wire_graph_node(&e, -1);
+    CHECK(!apir_wire_graph_end(&e) && w.err);
+    apir_writer_reset(&w);
+    apir_wire_graph_begin(&e, &w);
+    apir_wire_graph_add(&e, &t[0]);
+    apir_wire_graph_node(&e, 0);
+    apir_wire_graph_add(&e, &t[1]);
+    CHECK(!apir_wire_graph_end(&e) && w.err);
+    /* A writer that runs out of room: end reports it and patches nothing. */
+    apir_writer_free(&w);
+    apir_writer_init(&w, 100);
+    apir_wire_graph_begin(&e, &w);
+    apir_wire_graph_add(&e, &t[0]);
+    CHECK(!apir_wire_graph_end(&e) && w.err);
+    /* No node at all: the node list is an empty one, still written. */
+    apir_writer_free(&w);
+    apir_writer_init(&w, 1 << 20);
+    apir_writer_reset(&ref);
+    apir_wire_graph_begin(&e, &w);
+    apir_wire_graph_add(&e, &t[0]);
+    CHECK(apir_wire_graph_end(&e));
+    graph_by_hand(&ref, t, 1, NULL, 0);
+    CHECK(same_bytes(&w, &ref));
+    apir_writer_free(&w);
+    apir_writer_free(&ref);
 }
 
 /* Trace references (src/proto/trace.h): handles at any byte offset become references and
@@ -267,5 +383,7 @@ int main(void)
     test_empty();
     test_header();
     test_graph_structure();
+    test_graph_encode();
+    test_graph_encode_incremental();
     return apir_check_summary("codec");
 }

@@ -55,10 +55,7 @@ static void test_tensor_data(struct apir_session *s, uint64_t dev, uint64_t buft
     struct apir_wire_tensor t = f32_tensor(buf, 64, 16);
     CHECK(tensor_set(s, &t, in, sizeof in) == APIR_OK);
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_u64(w, sizeof out);
     CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
@@ -133,25 +130,19 @@ static void test_graph(struct apir_session *s, uint64_t dev, uint64_t buft)
     tc.src[1] = 1;
     tc.flags = GGML_TENSOR_FLAG_COMPUTE; /* as ggml_build_forward marks the nodes to run */
     for (int round = 0; round < 3; round++) {
+        tc.op = round == 1 ? GGML_OP_MAP_CUSTOM1 : GGML_OP_ADD;
+        const struct apir_wire_tensor g[3] = {ta, tb, tc};
+        const int32_t node = 2;
         struct apir_writer *w = msg_begin();
         apir_write_u64(w, round == 2 ? buf : stream); /* round 2: a buffer is not a stream */
-        apir_write_u32(w, 3);
-        apir_wire_tensor_encode(w, &ta);
-        apir_wire_tensor_encode(w, &tb);
-        tc.op = round == 1 ? GGML_OP_MAP_CUSTOM1 : GGML_OP_ADD;
-        apir_wire_tensor_encode(w, &tc);
-        apir_write_u32(w, 1);
-        apir_write_i32(w, 2);
+        apir_wire_graph_encode(w, g, 3, &node, 1);
         st = msg_send(s, APIR_CMD_GRAPH_COMPUTE);
         CHECK(st == (round == 0 ? APIR_OK : round == 1 ? APIR_E_INVALID : APIR_E_HANDLE));
     }
     tc.op = GGML_OP_NONE;
     tc.src[0] = tc.src[1] = -1;
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &tc);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &tc);
     apir_write_u64(w, 0);
     apir_write_u64(w, sizeof c);
     CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
@@ -187,21 +178,16 @@ static void test_cast_self_source(struct apir_session *s, uint64_t dev, uint64_t
     tc.flags = GGML_TENSOR_FLAG_COMPUTE;
     tc.src[0] = 0;
     tc.src[1] = 1; /* itself */
+    const struct apir_wire_tensor g[2] = {ta, tc};
+    const int32_t node = 1;
     struct apir_writer *w = msg_begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, &ta);
-    apir_wire_tensor_encode(w, &tc);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 1);
+    apir_wire_graph_encode(w, g, 2, &node, 1);
     CHECK(msg_send(s, APIR_CMD_GRAPH_COMPUTE) == APIR_OK && apir_read_u32(&rep) == 0);
     tc.op = GGML_OP_NONE;
     tc.src[0] = tc.src[1] = -1;
     w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &tc);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &tc);
     apir_write_u64(w, 0);
     apir_write_u64(w, 32);
     CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
@@ -254,10 +240,7 @@ static void test_untouched_tensors(struct apir_session *s, uint64_t dev, uint64_
     y.op = GGML_OP_NONE;
     y.src[0] = y.src[1] = -1;
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &y);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &y);
     apir_write_u64(w, 0);
     apir_write_u64(w, sizeof a);
     CHECK(msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK);
@@ -290,13 +273,10 @@ static void test_untouched_tensors(struct apir_session *s, uint64_t dev, uint64_
 static int supports_op(struct apir_session *s, uint64_t dev, const struct apir_wire_tensor *t,
                        uint32_t n)
 {
+    const int32_t last = (int32_t)n - 1;
     struct apir_writer *w = msg_begin();
     apir_write_u64(w, dev);
-    apir_write_u32(w, n);
-    for (uint32_t i = 0; i < n; i++)
-        apir_wire_tensor_encode(w, &t[i]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, (int32_t)n - 1);
+    apir_wire_graph_encode(w, t, n, &last, 1);
     return msg_send(s, APIR_CMD_DEVICE_SUPPORTS_OP);
 }
 

@@ -50,10 +50,7 @@ static int data_cmd(struct apir_session *s, uint16_t cmd, const struct apir_wire
                     uint64_t offset, const void *data, uint64_t len)
 {
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, offset);
     if (cmd == APIR_CMD_TENSOR_SET)
         apir_write_blob(w, data, (size_t)len);
@@ -80,13 +77,10 @@ static int buft_supports(struct apir_session *s, uint64_t buft, uint32_t op, uin
         t[1].type = GGML_TYPE_I32;
         t[2] = node(f32_2d(0, 0, K, N), op, 0, 1);
     }
+    const int32_t node = 2;
     struct apir_writer *w = msg_begin();
     apir_write_u64(w, buft);
-    apir_write_u32(w, 3);
-    for (int i = 0; i < 3; i++)
-        apir_wire_tensor_encode(w, &t[i]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 2);
+    apir_wire_graph_encode(w, t, 3, &node, 1);
     int st = msg_send(s, APIR_CMD_BUFT_SUPPORTS_OP);
 
     return st == APIR_OK ? (int)apir_read_u32(&rep) : -st;
@@ -148,31 +142,18 @@ static void test_data(struct apir_session *s, uint64_t xbuf, uint64_t pbuf, cons
     CHECK(data_cmd(s, APIR_CMD_TENSOR_SET, &gap, 0, q4, Q4_BYTES - Q4_ROW) == APIR_E_INVALID);
     struct apir_wire_tensor f = f32_tensor(xbuf, 0, 64); /* a type CPU_REPACK does not take */
     CHECK(data_cmd(s, APIR_CMD_TENSOR_SET, &f, 0, q4, 256) == APIR_E_INVALID);
-    struct apir_writer *wi = msg_begin();
-    apir_write_u32(wi, 1);
-    apir_wire_tensor_encode(wi, &f);
-    apir_write_u32(wi, 1);
-    apir_write_i32(wi, 0);
+    apir_wire_graph_encode_lone(msg_begin(), &f);
     CHECK(msg_send(s, APIR_CMD_TENSOR_INIT) == APIR_E_INVALID);
-    wi = msg_begin();
-    apir_write_u32(wi, 1);
-    apir_wire_tensor_encode(wi, &w);
-    apir_write_u32(wi, 1);
-    apir_write_i32(wi, 0);
+    apir_wire_graph_encode_lone(msg_begin(), &w);
     CHECK(msg_send(s, APIR_CMD_TENSOR_INIT) == APIR_OK);
     CHECK(data_cmd(s, APIR_CMD_TENSOR_SET, &w, 0, q4, Q4_BYTES) == APIR_OK);
     CHECK(data_cmd(s, APIR_CMD_TENSOR_GET, &w, 0, NULL, 64) == APIR_E_UNSUPPORTED);
     CHECK(data_cmd(s, APIR_CMD_TENSOR_MEMSET, &w, 0, NULL, 64) == APIR_E_UNSUPPORTED);
-    struct apir_wire_tensor p = q4_tensor(pbuf, 8192);
-    struct apir_writer *wr = msg_begin();
-    apir_write_u32(wr, 2);
-    apir_wire_tensor_encode(wr, &w);
-    apir_wire_tensor_encode(wr, &p);
-    apir_write_u32(wr, 2);
-    apir_write_i32(wr, 0);
-    apir_write_i32(wr, 1);
+    struct apir_wire_tensor pair[2] = {w, q4_tensor(pbuf, 8192)}; /* TENSOR_COPY's (src, dst) */
+    const int32_t both[2] = {0, 1};
+    apir_wire_graph_encode(msg_begin(), pair, 2, both, 2);
     CHECK(msg_send(s, APIR_CMD_TENSOR_COPY) == APIR_E_UNSUPPORTED);
-    CHECK(data_cmd(s, APIR_CMD_TENSOR_SET, &p, 0, q4, Q4_BYTES) == APIR_OK); /* plain twin */
+    CHECK(data_cmd(s, APIR_CMD_TENSOR_SET, &pair[1], 0, q4, Q4_BYTES) == APIR_OK); /* plain twin */
 }
 
 /* Y = W x through the repack buffer equals the plain buffer's result, and recomputes. */

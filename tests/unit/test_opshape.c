@@ -558,11 +558,7 @@ static void test_session(void)
 
     struct apir_writer *w = msg_begin();
     apir_write_u64(w, dev);
-    apir_write_u32(w, 2);
-    apir_wire_tensor_encode(w, &t[0]);
-    apir_wire_tensor_encode(w, &t[1]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 1);
+    apir_wire_graph_encode(w, t, 2, &n1, 1);
     CHECK(msg_send(s, APIR_CMD_DEVICE_SUPPORTS_OP) == APIR_E_INVALID);
     CHECK(graph_compute(s, stream, t, 2, &n1, 1) == APIR_E_INVALID);
     struct apir_wire_tensor g = t[1];

@@ -6,10 +6,7 @@ static int staged(struct apir_session *s, uint16_t cmd, const struct apir_wire_t
                   uint64_t off, uint32_t region, uint64_t roff, uint64_t size)
 {
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, off);
     apir_write_u32(w, region);
     apir_write_u64(w, roff);

@@ -276,10 +276,7 @@ static int life_send(uint16_t cmd)
 static void life_tensor_get(const struct apir_wire_tensor *t, uint64_t size)
 {
     struct apir_writer *w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, t);
     apir_write_u64(w, 0);
     apir_write_u64(w, size);
 }
@@ -351,10 +348,7 @@ static void test_blob_destroyed_under_region(void)
     for (int i = 0; i < 16; i++)
         v[i] = -(float)i;
     w = msg_begin();
-    apir_write_u32(w, 1);
-    apir_wire_tensor_encode(w, &t);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 0);
+    apir_wire_graph_encode_lone(w, &t);
     apir_write_u64(w, 0);
     apir_write_blob(w, v, sizeof v);
     CHECK(life_send(APIR_CMD_TENSOR_SET) == APIR_OK);

@@ -98,13 +98,10 @@ static int child(void)
     t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
     t[2].src[0] = 0;
     t[2].src[1] = 1;
+    const int32_t node = 2;
     w = msg_begin();
     apir_write_u64(w, stream);
-    apir_write_u32(w, 3);
-    for (int i = 0; i < 3; i++)
-        apir_wire_tensor_encode(w, &t[i]);
-    apir_write_u32(w, 1);
-    apir_write_i32(w, 2);
+    apir_wire_graph_encode(w, t, 3, &node, 1);
     int st = send_cmd(APIR_CMD_GRAPH_COMPUTE);
     printf("the spin returned: %s\n", apir_status_str(st));
     fflush(stdout); /* the child ends with _exit */
