@@ -5,7 +5,9 @@
  *
  * DEVICE is a ggml device name (APIR0, CPU...): all layers go there. "none" runs on the local
  * CPU only. Output lines: "tokens: <ids>", "text: <text>", "tps: <decoded tokens per second>",
- * "load_ms: <model load time>". */
+ * "load_ms: <model load time>". On stderr, "apir-generate: decoding" once the model and the
+ * context are ready and the first decode begins: a test that must interrupt a generation (not
+ * its set-up) waits for that line. */
 #include <ggml-backend.h>
 #include <llama.h>
 
@@ -114,6 +116,7 @@ static int apir_gen_run(struct llama_context *ctx, const struct llama_vocab *voc
                         double *decode_s)
 {
     int n_vocab = llama_vocab_n_tokens(vocab);
+    fprintf(stderr, "apir-generate: decoding\n");
     if (llama_decode(ctx, llama_batch_get_one(prompt, n_prompt)) != 0)
         return -1;
     double t0 = apir_gen_now();

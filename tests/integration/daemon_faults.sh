@@ -24,19 +24,23 @@ passed=0
 check() { if eval "$2"; then passed=$((passed + 1)); else echo "FAIL: $1"; cat "$APIR_TMP/hostd.log"; exit 1; fi; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# Starts a long generation through APIR0; sets GUEST and SESSION once it has produced tokens.
+# Starts a long generation through APIR0; sets GUEST and SESSION once it decodes (its set-up,
+# model load included, can take seconds on a busy machine: a fault injected before would fail
+# the context's creation, not a decode).
 start_long_guest() {
   GGML_BACKEND_PATH="$APIR_PLUGIN" APIR_TIMEOUT_S="${GUEST_TIMEOUT_S:-600}" "$APIR_BUILD/apir-generate" -m "$model" -n 2000 -t 1 -d APIR0 \
     >"$APIR_TMP/$1.out" 2>"$APIR_TMP/$1.err" &
   GUEST=$!
+  GUEST_ERR="$APIR_TMP/$1.err"
   SESSION=""
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 1200); do
     SESSION=$(pgrep -P "$HOSTD_PID" | head -1 || true)
-    [ -n "$SESSION" ] && grep -q 'load_tensors' "$APIR_TMP/$1.err" && break
+    [ -n "$SESSION" ] && grep -q '^apir-generate: decoding' "$APIR_TMP/$1.err" && break
     sleep 0.05
   done
-  sleep 1 # generating: nearly every moment is a call through the ring
-  check "$1: the guest is generating on a session" '[ -n "$SESSION" ] && kill -0 $GUEST'
+  sleep 0.5 # generating: nearly every moment is a call through the ring
+  check "$1: the guest is generating on a session" \
+    '[ -n "$SESSION" ] && grep -q "^apir-generate: decoding" "$GUEST_ERR" && kill -0 $GUEST'
 }
 
 # The guest must end on its own, soon, with an ordinary error and one line about the host.

@@ -10,14 +10,18 @@ apir_start_hostd --device CPU
 GGML_BACKEND_PATH="$APIR_PLUGIN" "$APIR_BUILD/apir-generate" -m "$model" -n 480 -t 1 -d APIR0 \
   >"$APIR_TMP/out" 2>"$APIR_TMP/err" &
 gen=$!
-# Wait for the guest's session process, let it generate a little, then end it.
-for _ in $(seq 1 100); do
+# Wait until the guest decodes (its set-up, model load included, can take seconds on a busy
+# machine: a kill before would fail the context's creation, not a decode), let it generate a
+# little, then end its session process.
+session=""
+for _ in $(seq 1 1200); do
   session=$(pgrep -P "$HOSTD_PID" | head -1 || true)
-  [ -n "$session" ] && break
+  [ -n "$session" ] && grep -q '^apir-generate: decoding' "$APIR_TMP/err" && break
   sleep 0.05
 done
+grep -q '^apir-generate: decoding' "$APIR_TMP/err" || { echo "FAIL: the guest never decoded"; exit 1; }
 [ -n "$session" ] || { echo "FAIL: no session process appeared"; exit 1; }
-sleep 1
+sleep 0.5
 kill -KILL "$session"
 rc=0
 wait $gen || rc=$?
