@@ -94,6 +94,12 @@ bool apir_opshape_im2col_back(const struct apir_opshape *o)
         return false;
     if (is_2d ? g->ne[3] != t->ne[3] : (g->ne[2] != t->ne[2] || g->ne[3] != 1))
         return false;
+    /* The kernel loops KH * KW taps for every output element, and the kernel operand is a
+     * shape only (its data is never read): an empty one may claim 2^40 taps. */
+    int64_t taps;
+    if (!apir_opshape_mul(k->ne[0], is_2d ? k->ne[1] : 1, &taps) ||
+        !apir_opshape_work_ok(apir_opshape_nel(t), taps, apir_opshape_nel(t) + apir_opshape_nel(g)))
+        return false;
     return apir_opshape_im2col_image(t, is_2d);
 }
 

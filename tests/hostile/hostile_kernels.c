@@ -177,17 +177,41 @@ static void add1_q8_1_rows(struct apir_writer *w, const struct hostile_ctx *c, i
     add_quant(w, c, GGML_OP_ADD1, v ? GGML_TYPE_Q8_0 : GGML_TYPE_Q8_1);
 }
 
+/* IM2COL_BACK's kernel operand is shape only: an empty one (ne1 = 0) claiming 2^40 taps in
+ * ne0, as grad too, over 16 outputs (found by make fuzz). Twin: ggml_im2col_back of a 3-tap
+ * kernel over 2 channels. */
+static void im2col_back_empty_kernel_taps(struct apir_writer *w, const struct hostile_ctx *c, int v)
+{
+    struct lay l = {.c = c};
+    int32_t p[7] = {1, 0, 1, 0, 1, 0, 0};
+    int32_t g =
+        v ? add(&l, GGML_TYPE_F32, 6, 16, 1, 1) : add(&l, GGML_TYPE_F32, 1LL << 40, 0, 1, 1);
+    int32_t k = v ? add(&l, GGML_TYPE_F32, 3, 2, 4, 1) : g;
+    struct apir_wire_tensor *t =
+        node(&l, GGML_OP_IM2COL_BACK, GGML_TYPE_F32, 16, v ? 2 : 1, 1, 1, g, k, -1);
+    memcpy(t->op_params, p, sizeof p);
+    send(w, &l);
+}
+
 #define T(n, k)                                                                                    \
     {                                                                                              \
         .name = #n, .klass = k, .build = n, .twin = true                                           \
     }
 
 const struct hostile_entry hostile_kernels[] = {
-    T(pool_2d_huge_kernel, "kernel loop"),     T(pool_2d_back_huge_kernel, "kernel loop"),
-    T(pool_1d_huge_kernel, "kernel loop"),     T(hc_comb_many_iterations, "kernel loop"),
-    T(group_norm_many_groups, "kernel loop"),  T(soft_max_back_max_bias, "kernel abort"),
-    T(mul_mat_q4_0_by_f16, "kernel abort"),    T(mul_mat_hadamard_not_pow2, "kernel abort"),
-    T(conv_2d_strided_kernel, "kernel abort"), T(out_prod_f16_broadcast, "kernel abort"),
-    T(get_rows_back_i32_grad, "kernel abort"), T(add_q8_k_rows, "kernel abort"),
-    T(add1_q8_1_rows, "kernel abort"),         {0},
+    T(pool_2d_huge_kernel, "kernel loop"),
+    T(pool_2d_back_huge_kernel, "kernel loop"),
+    T(pool_1d_huge_kernel, "kernel loop"),
+    T(hc_comb_many_iterations, "kernel loop"),
+    T(group_norm_many_groups, "kernel loop"),
+    T(soft_max_back_max_bias, "kernel abort"),
+    T(mul_mat_q4_0_by_f16, "kernel abort"),
+    T(mul_mat_hadamard_not_pow2, "kernel abort"),
+    T(conv_2d_strided_kernel, "kernel abort"),
+    T(out_prod_f16_broadcast, "kernel abort"),
+    T(get_rows_back_i32_grad, "kernel abort"),
+    T(add_q8_k_rows, "kernel abort"),
+    T(add1_q8_1_rows, "kernel abort"),
+    T(im2col_back_empty_kernel_taps, "kernel loop"),
+    {0},
 };

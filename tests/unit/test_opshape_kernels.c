@@ -340,6 +340,27 @@ static void test_upscale_antialias(void)
     CHECK(ok(&r));
 }
 
+/* IM2COL_BACK loops KH * KW kernel taps for every output element, and the kernel tensor is
+ * shape only (its data is never read): an empty one (ne1 = 0) may claim ne0 = 2^40 taps.
+ * make fuzz found it (fuzz_ring: one 0.5 KB request, minutes of a core). */
+static void test_im2col_back_taps(void)
+{
+    /* ggml_im2col_back 1D: grad [IC*KW = 6, OW = 16, N = 1], kernel [KW = 3, IC = 2, OC = 4],
+     * into [IW = 16, IC = 2, N = 1]; s0 = p0 = d0 = 1. */
+    int32_t p[7] = {1, 0, 1, 0, 1, 0, 0};
+    struct tb b = {.n = 0};
+    int32_t g = add(&b, GGML_TYPE_F32, 6, 16, 1, 1), k = add(&b, GGML_TYPE_F32, 3, 2, 4, 1);
+    struct apir_wire_tensor *t =
+        node(&b, GGML_OP_IM2COL_BACK, GGML_TYPE_F32, 16, 2, 1, 1, g, k, -1);
+    memcpy(t->op_params, p, sizeof p);
+    CHECK(ok(&b));
+    struct tb h = {.n = 0};
+    int32_t e = add(&h, GGML_TYPE_F32, (int64_t)1 << 40, 0, 1, 1); /* empty, 2^40 "taps" */
+    t = node(&h, GGML_OP_IM2COL_BACK, GGML_TYPE_F32, 16, 1, 1, 1, e, e, -1);
+    memcpy(t->op_params, p, sizeof p);
+    CHECK(!ok(&h));
+}
+
 int main(void)
 {
     test_pool_2d();
@@ -353,5 +374,6 @@ int main(void)
     test_type_aborts();
     test_add_quant();
     test_upscale_antialias();
+    test_im2col_back_taps();
     return apir_check_summary("opshape_kernels");
 }
