@@ -5,6 +5,7 @@
  * rules, and nothing here calls back up. */
 #include "opshape_impl.h"
 
+#include <stdint.h>
 #include <string.h>
 
 int32_t apir_opshape_i32(const apir_wt *t, int i)
@@ -233,23 +234,26 @@ bool apir_opshape_to_float(uint32_t type)
 
 /* The kernels' own bounds asserts count the last element's first byte only, and the int32
  * params sign-extend into size_t strides: require non-negative params and the whole last
- * element inside dst. */
+ * element inside dst. The assert is computed before the row loop, also for an empty src1 (its
+ * empty dims count 0, and nothing is copied: then only the assert's own bound applies), with
+ * each dim's count in an int. */
 bool apir_opshape_view_params(const apir_wt *t, const apir_wt *b, uint64_t es)
 {
     uint64_t end, d, size;
     for (int i = 0; i < 4; i++) {
-        if (apir_opshape_i32(t, i) < 0)
+        if (apir_opshape_i32(t, i) < 0 || b->ne[i] > INT32_MAX)
             return false;
     }
-    if (apir_opshape_empty(b))
-        return true;
     end = (uint64_t)apir_opshape_i32(t, 3);
     for (int i = 0; i < 4; i++) {
         uint64_t stride = i == 0 ? es : (uint64_t)apir_opshape_i32(t, i - 1);
-        if (__builtin_mul_overflow((uint64_t)(b->ne[i] - 1), stride, &d) ||
-            __builtin_add_overflow(end, d, &end))
+        uint64_t last = b->ne[i] > 0 ? (uint64_t)(b->ne[i] - 1) : 0;
+        if (__builtin_mul_overflow(last, stride, &d) || __builtin_add_overflow(end, d, &end))
             return false;
     }
-    return !__builtin_add_overflow(end, es, &end) &&
-           !__builtin_mul_overflow((uint64_t)apir_opshape_nel(t), es, &size) && end <= size;
+    if (__builtin_mul_overflow((uint64_t)apir_opshape_nel(t), es, &size))
+        return false;
+    if (apir_opshape_empty(b))
+        return end <= size;
+    return !__builtin_add_overflow(end, es, &end) && end <= size;
 }

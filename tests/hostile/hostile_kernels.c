@@ -193,25 +193,30 @@ static void im2col_back_empty_kernel_taps(struct apir_writer *w, const struct ho
     send(w, &l);
 }
 
+/* SET asserts its src1 view inside dst before the row loop, also when src1 is empty (found
+ * by make fuzz): an empty src1 with the offset 141824 bytes into 16. Twin: two floats at byte 8. */
+static void set_empty_src_far_offset(struct apir_writer *w, const struct hostile_ctx *c, int v)
+{
+    struct lay l = {.c = c};
+    int32_t a = add(&l, GGML_TYPE_F32, 4, 1, 1, 1), b = add(&l, GGML_TYPE_F32, 2, 1, 1, v ? 1 : 0);
+    struct apir_wire_tensor *t = node(&l, GGML_OP_SET, GGML_TYPE_F32, 4, 1, 1, 1, a, b, -1);
+    int32_t p[5] = {16, 16, 16, v ? 8 : 141824, 0};
+    memcpy(t->op_params, p, sizeof p);
+    send(w, &l);
+}
+
 #define T(n, k)                                                                                    \
     {                                                                                              \
         .name = #n, .klass = k, .build = n, .twin = true                                           \
     }
 
 const struct hostile_entry hostile_kernels[] = {
-    T(pool_2d_huge_kernel, "kernel loop"),
-    T(pool_2d_back_huge_kernel, "kernel loop"),
-    T(pool_1d_huge_kernel, "kernel loop"),
-    T(hc_comb_many_iterations, "kernel loop"),
-    T(group_norm_many_groups, "kernel loop"),
-    T(soft_max_back_max_bias, "kernel abort"),
-    T(mul_mat_q4_0_by_f16, "kernel abort"),
-    T(mul_mat_hadamard_not_pow2, "kernel abort"),
-    T(conv_2d_strided_kernel, "kernel abort"),
-    T(out_prod_f16_broadcast, "kernel abort"),
-    T(get_rows_back_i32_grad, "kernel abort"),
-    T(add_q8_k_rows, "kernel abort"),
-    T(add1_q8_1_rows, "kernel abort"),
-    T(im2col_back_empty_kernel_taps, "kernel loop"),
-    {0},
+    T(pool_2d_huge_kernel, "kernel loop"),       T(pool_2d_back_huge_kernel, "kernel loop"),
+    T(pool_1d_huge_kernel, "kernel loop"),       T(hc_comb_many_iterations, "kernel loop"),
+    T(group_norm_many_groups, "kernel loop"),    T(soft_max_back_max_bias, "kernel abort"),
+    T(mul_mat_q4_0_by_f16, "kernel abort"),      T(mul_mat_hadamard_not_pow2, "kernel abort"),
+    T(conv_2d_strided_kernel, "kernel abort"),   T(out_prod_f16_broadcast, "kernel abort"),
+    T(get_rows_back_i32_grad, "kernel abort"),   T(add_q8_k_rows, "kernel abort"),
+    T(add1_q8_1_rows, "kernel abort"),           T(im2col_back_empty_kernel_taps, "kernel loop"),
+    T(set_empty_src_far_offset, "kernel abort"), {0},
 };

@@ -361,6 +361,25 @@ static void test_im2col_back_taps(void)
     CHECK(!ok(&h));
 }
 
+/* SET (and ACC) assert, before their row loop, that the last element of src1's view lies in
+ * dst: offset + sum (ne1i - 1, 0 when empty) * stride <= nbytes(dst), counted in int. An empty
+ * src1 copies nothing yet meets the assert (make fuzz: fuzz_ring, the session aborted). */
+static void test_set_view_asserts(void)
+{
+    int32_t p[5] = {16, 16, 16, 8, 0}; /* nb1, nb2, nb3, offset, inplace */
+    struct tb b = {.n = 0};
+    int32_t a = add(&b, GGML_TYPE_F32, 4, 1, 1, 1), s = add(&b, GGML_TYPE_F32, 2, 1, 1, 1);
+    struct apir_wire_tensor *t = node(&b, GGML_OP_SET, GGML_TYPE_F32, 4, 1, 1, 1, a, s, -1);
+    memcpy(t->op_params, p, sizeof p);
+    CHECK(ok(&b));    /* two floats at byte 8 of four */
+    b.t[s].ne[3] = 0; /* empty: nothing copied, the kernel's assert still computed */
+    CHECK(ok(&b));
+    t->op_params[3] = 141824; /* the fuzzer's offset, far past dst's 16 bytes */
+    CHECK(!ok(&b));
+    t->op_params[3] = 8, b.t[s].ne[2] = ((int64_t)1 << 48) + 1; /* the kernel counts in int */
+    CHECK(!ok(&b));
+}
+
 int main(void)
 {
     test_pool_2d();
@@ -375,5 +394,6 @@ int main(void)
     test_add_quant();
     test_upscale_antialias();
     test_im2col_back_taps();
+    test_set_view_asserts();
     return apir_check_summary("opshape_kernels");
 }
