@@ -97,7 +97,7 @@ read -r idx_runs idx_ms idx_copies idx_us idx_segs <<<"$(sed -n \
   's/.*graphs: \([0-9]*\) runs, \([0-9.]*\) ms; index checks: \([0-9]*\) copies, \([0-9.]*\) us .*, \([0-9]*\) extra segments.*/\1 \2 \3 \4 \5/p' \
   "$tmp/hostd.log" | awk '{ r += $1; m += $2; c += $3; u += $4; s += $5 }
   END { printf "%d %.1f %d %.1f %d\n", r, m, c, u, s }')"
-idx_share=$(awk -v u="$idx_us" -v m="$idx_ms" 'BEGIN { printf "%.4f", m > 0 ? u / 10 / m : 0 }')
+idx_share=$(awk -v u="$idx_us" -v m="$idx_ms" 'BEGIN { printf "%.4f", (m > 0 ? u / 10 / m : 0) }')
 echo "index checks (apir-hostd, every APIR run above): $idx_copies copies in $idx_us us over $idx_runs graphs of $idx_ms ms: $idx_share% of graph time, $idx_segs extra segments"
 
 echo "threads: $threads, rounds: $rounds, llama-bench pp$pp / tg$tg (Q4 models: pp$q4pp / tg$q4tg; tokens/s, mean of rounds)"
