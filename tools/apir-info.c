@@ -8,6 +8,7 @@
  * stderr); 2 usage error, or the plugin could not be loaded. */
 #include "apir/protocol.h"
 #include "ggml-apir.h"
+#include "proto/msg.h"
 
 #include <ggml-backend.h>
 #include <ggml.h>
@@ -23,6 +24,7 @@
 struct apir_info_opts {
     bool json;
     bool verbose;
+    bool protocol;
     int calls;
     const char *plugin;
 };
@@ -38,6 +40,7 @@ static void apir_info_usage(FILE *f)
 {
     fprintf(
         f, "usage: apir-info [--json] [--plugin PATH] [--calls N] [--verbose]\n"
+           "       apir-info --protocol\n"
            "Loads the ggml-apir guest plugin, connects to the host as an application would and\n"
            "reports: the transport and where it leads (and, in a VM, the virtio-gpu capset: 10\n"
            "APIR, 4 Venus routed to APIR), host and plugin protocol versions, the\n"
@@ -51,6 +54,8 @@ static void apir_info_usage(FILE *f)
            "path)\n"
            "  --calls N     round trips to time, median reported (default 16; 0: none)\n"
            "  -v, --verbose also show the plugin's own log lines (APIR_LOG still filters them)\n"
+           "  --protocol    print the protocol's field kinds and every command's request and\n"
+           "                reply fields (Markdown tables, as docs/protocol.md has them) and exit\n"
            "  -h, --help    this text\n"
            "\n"
            "The transport is chosen as the plugin always chooses it: APIR_TRANSPORT, APIR_SOCKET,\n"
@@ -67,6 +72,8 @@ static int apir_info_parse(int argc, char **argv, struct apir_info_opts *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             apir_info_usage(stdout);
             exit(0);
+        } else if (!strcmp(a, "--protocol")) {
+            o->protocol = true;
         } else if (!strcmp(a, "--json")) {
             o->json = true;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -383,12 +390,43 @@ static void apir_info_text(const char *plugin, const struct ggml_backend_apir_in
         apir_info_text_device(reg, ggml_backend_reg_dev_get(reg, i));
 }
 
+static void apir_info_fields(uint32_t cmd, bool reply)
+{
+    size_t n;
+    const struct apir_field *f = apir_msg_fields(cmd, reply, &n);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s: %s", i ? ", " : "", f[i].name, apir_kind_name(f[i].kind));
+    if (!n)
+        printf("—");
+}
+
+/* The one definition of the protocol (include/apir/protocol.h) as docs/protocol.md's tables:
+ * unit.protocol_doc checks the doc has each of these lines. */
+static void apir_info_protocol(void)
+{
+    printf("| kind | wire form |\n|---|---|\n");
+    for (int k = 0; k < APIR_KIND_COUNT; k++)
+        printf("| %s | %s |\n", apir_kind_name(k), apir_kind_wire(k));
+    printf("\n| id | command | request | reply |\n|---|---|---|---|\n");
+    for (uint32_t cmd = 1; cmd < APIR_CMD_LIMIT; cmd++) {
+        printf("| %u | %s | ", cmd, apir_cmd_name(cmd));
+        apir_info_fields(cmd, false);
+        printf(" | ");
+        apir_info_fields(cmd, true);
+        printf(" |\n");
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct apir_info_opts o;
     if (apir_info_parse(argc, argv, &o) != 0) {
         apir_info_usage(stderr);
         return 2;
+    }
+    if (o.protocol) {
+        apir_info_protocol();
+        return 0;
     }
     ggml_log_set(apir_info_log, &o.verbose);
     char buf[PATH_MAX + 32];

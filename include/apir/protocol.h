@@ -47,52 +47,78 @@ enum apir_feature {
 #define APIR_MAX_SRC 10u
 #define APIR_OP_PARAMS_BYTES 64u
 
-/* The command table. X(id, NAME, name, request, reply): ids are append-only; the enum, the name
- * table and the host dispatch table all expand from this list. Field lists are documentation
- * of the payload order; "tensor" is an apir_wire_tensor, "graph" a tensor table + node list. */
-#define APIR_COMMANDS(X)                                                                           \
-    X(1, HELLO, hello, "u32 major, u32 minor, u64 features",                                       \
-      "u32 major, u32 minor, u64 features, u32 n_devices")                                         \
-    X(2, DEVICE_INFO, device_info, "u32 index",                                                    \
-      "u64 dev, u64 buft, str name, str desc, u32 type, u64 mem_free, u64 mem_total, u32 caps, "   \
-      "str buft_name, u64 alignment, u64 max_size, u32 buft_flags")                                \
-    X(3, DEVICE_MEMORY, device_memory, "u64 dev", "u64 mem_free, u64 mem_total")                   \
-    X(4, DEVICE_SUPPORTS_OP, device_supports_op, "u64 dev, graph(1 node)", "u32 supported")        \
-    X(5, DEVICE_OFFLOAD_OP, device_offload_op, "u64 dev, graph(1 node)", "u32 offload")            \
-    X(6, BUFT_ALLOC_SIZE, buft_alloc_size, "u64 buft, graph(1 node)", "u64 size")                  \
-    X(7, BUFFER_ALLOC, buffer_alloc, "u64 buft, u64 size",                                         \
-      "u64 buffer, u64 size, u32 buffer_flags")                                                    \
-    X(8, BUFFER_FREE, buffer_free, "u64 buffer", "")                                               \
-    X(9, BUFFER_CLEAR, buffer_clear, "u64 buffer, u32 value", "")                                  \
-    X(10, BUFFER_RESET, buffer_reset, "u64 buffer", "")                                            \
-    X(11, TENSOR_INIT, tensor_init, "graph(1 node)", "")                                           \
-    X(12, TENSOR_SET, tensor_set, "graph(1 node), u64 offset, bytes data", "")                     \
-    X(13, TENSOR_GET, tensor_get, "graph(1 node), u64 offset, u64 size", "bytes data")             \
-    X(14, TENSOR_MEMSET, tensor_memset, "graph(1 node), u64 offset, u64 size, u32 value", "")      \
-    X(15, TENSOR_COPY, tensor_copy, "graph(2 nodes: src, dst)", "u32 copied")                      \
-    X(16, STREAM_NEW, stream_new, "u64 dev", "u64 stream")                                         \
-    X(17, STREAM_FREE, stream_free, "u64 stream", "")                                              \
-    X(18, STREAM_SET_THREADS, stream_set_threads, "u64 stream, u32 n_threads", "")                 \
-    X(19, GRAPH_COMPUTE, graph_compute, "u64 stream, graph", "u32 ggml_status")                    \
-    X(20, STREAM_SYNC, stream_sync, "u64 stream", "")                                              \
-    X(21, REGION_ATTACH, region_attach, "u32 region, u64 size (+ the memory, from the transport)", \
-      "")                                                                                          \
-    X(22, REGION_DETACH, region_detach, "u32 region", "")                                          \
-    X(23, BUFFER_FROM_REGION, buffer_from_region, "u64 dev, u32 region, u64 offset, u64 size",     \
-      "u64 buffer, u64 size, u32 buffer_flags")                                                    \
-    X(24, GRAPH_RECOMPUTE, graph_recompute, "u64 stream", "u32 ggml_status")                       \
-    X(25, RING_ATTACH, ring_attach, "u32 size (+ the memory: socket transport only)", "")          \
+/* The command table: the one definition of every command's payload. Row:
+ *   X(id, NAME, name, request fields, reply fields)
+ * and each field F(kind, name), in wire order. Ids are append-only. The enum, the names, the
+ * host's dispatcher and decoders, the guest's encoders, the trace recorder and the field
+ * tables of docs/protocol.md (`apir-info --protocol`) all expand from this list
+ * (src/proto/msg.h), so a command is added by its row here and its handler.
+ *
+ * Field kinds and their wire form (little-endian):
+ *   U32, U64         the integer
+ *   DEV, BUFT, BUFFER, STREAM
+ *                    u64 handle of that object type; the host looks it up before the handler
+ *                    runs (stale, foreign or wrong-type: APIR_E_HANDLE)
+ *   BUFFER_END, STREAM_END
+ *                    the same, for a command that ends the object's life
+ *   REGION           u32 id of a region this session attached (else APIR_E_HANDLE)
+ *   NEW              u64 handle the host made for the guest (replies)
+ *   STR              u8 length, that many bytes (replies)
+ *   BYTES            u64 length, that many bytes (at most APIR_MAX_DATA_CHUNK)
+ *   TENSOR           a graph of one tensor that is its one node, in this session's buffers
+ *   TENSOR_PAIR      a graph of two such tensors, both nodes: (source, destination)
+ *   OP               a graph whose last node is an op; data locations need not be set
+ *   GRAPH            a graph to compute
+ *   BUFT_LIST        u32 n (at most APIR_MAX_EXTRA_BUFTS), then n times:
+ *                    NEW buft, STR name, U64 alignment, U64 max_size, U32 flags
+ * A graph is a tensor table and a node list (docs/protocol.md, "Wire tensor and graph"). */
+#define APIR_COMMANDS(X, F)                                                                        \
+    X(1, HELLO, hello, F(U32, major) F(U32, minor) F(U64, features),                               \
+      F(U32, major) F(U32, minor) F(U64, features) F(U32, n_devices))                              \
+    X(2, DEVICE_INFO, device_info, F(U32, index),                                                  \
+      F(NEW, dev) F(NEW, buft) F(STR, name) F(STR, desc) F(U32, type) F(U64, mem_free)             \
+          F(U64, mem_total) F(U32, caps) F(STR, buft_name) F(U64, alignment) F(U64, max_size)      \
+              F(U32, buft_flags))                                                                  \
+    X(3, DEVICE_MEMORY, device_memory, F(DEV, dev), F(U64, mem_free) F(U64, mem_total))            \
+    X(4, DEVICE_SUPPORTS_OP, device_supports_op, F(DEV, dev) F(OP, op), F(U32, supported))         \
+    X(5, DEVICE_OFFLOAD_OP, device_offload_op, F(DEV, dev) F(OP, op), F(U32, offload))             \
+    X(6, BUFT_ALLOC_SIZE, buft_alloc_size, F(BUFT, buft) F(OP, tensor), F(U64, size))              \
+    X(7, BUFFER_ALLOC, buffer_alloc, F(BUFT, buft) F(U64, size),                                   \
+      F(NEW, buffer) F(U64, size) F(U32, buffer_flags))                                            \
+    X(8, BUFFER_FREE, buffer_free, F(BUFFER_END, buffer), )                                        \
+    X(9, BUFFER_CLEAR, buffer_clear, F(BUFFER, buffer) F(U32, value), )                            \
+    X(10, BUFFER_RESET, buffer_reset, F(BUFFER, buffer), )                                         \
+    X(11, TENSOR_INIT, tensor_init, F(TENSOR, tensor), )                                           \
+    X(12, TENSOR_SET, tensor_set, F(TENSOR, tensor) F(U64, offset) F(BYTES, data), )               \
+    X(13, TENSOR_GET, tensor_get, F(TENSOR, tensor) F(U64, offset) F(U64, size), F(BYTES, data))   \
+    X(14, TENSOR_MEMSET, tensor_memset,                                                            \
+      F(TENSOR, tensor) F(U64, offset) F(U64, size) F(U32, value), )                               \
+    X(15, TENSOR_COPY, tensor_copy, F(TENSOR_PAIR, tensors), F(U32, copied))                       \
+    X(16, STREAM_NEW, stream_new, F(DEV, dev), F(NEW, stream))                                     \
+    X(17, STREAM_FREE, stream_free, F(STREAM_END, stream), )                                       \
+    X(18, STREAM_SET_THREADS, stream_set_threads, F(STREAM, stream) F(U32, n_threads), )           \
+    X(19, GRAPH_COMPUTE, graph_compute, F(STREAM, stream) F(GRAPH, graph), F(U32, ggml_status))    \
+    X(20, STREAM_SYNC, stream_sync, F(STREAM, stream), )                                           \
+    X(21, REGION_ATTACH, region_attach, F(U32, region) F(U64, size), )                             \
+    X(22, REGION_DETACH, region_detach, F(U32, region), )                                          \
+    X(23, BUFFER_FROM_REGION, buffer_from_region,                                                  \
+      F(DEV, dev) F(REGION, region) F(U64, offset) F(U64, size),                                   \
+      F(NEW, buffer) F(U64, size) F(U32, buffer_flags))                                            \
+    X(24, GRAPH_RECOMPUTE, graph_recompute, F(STREAM, stream), F(U32, ggml_status))                \
+    X(25, RING_ATTACH, ring_attach, F(U32, size), )                                                \
     X(26, TENSOR_SET_STAGED, tensor_set_staged,                                                    \
-      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")                    \
+      F(TENSOR, tensor) F(U64, offset) F(REGION, region) F(U64, region_offset) F(U64, size), )     \
     X(27, TENSOR_GET_STAGED, tensor_get_staged,                                                    \
-      "graph(1 node), u64 offset, u32 region, u64 region_offset, u64 size", "")                    \
-    X(28, DEVICE_EXTRA_BUFTS, device_extra_bufts, "u64 dev",                                       \
-      "u32 n, n x (u64 buft, str buft_name, u64 alignment, u64 max_size, u32 buft_flags)")         \
-    X(29, BUFT_SUPPORTS_OP, buft_supports_op, "u64 buft, graph(1 node)", "u32 supported")
+      F(TENSOR, tensor) F(U64, offset) F(REGION, region) F(U64, region_offset) F(U64, size), )     \
+    X(28, DEVICE_EXTRA_BUFTS, device_extra_bufts, F(DEV, dev), F(BUFT_LIST, bufts))                \
+    X(29, BUFT_SUPPORTS_OP, buft_supports_op, F(BUFT, buft) F(OP, op), F(U32, supported))
+
+/* Expanding a field list for its names alone (the enum and the name table need no fields). */
+#define APIR_F_NONE(kind, name)
 
 enum apir_cmd {
 #define APIR_X_ENUM(id, NAME, name, req, rep) APIR_CMD_##NAME = id,
-    APIR_COMMANDS(APIR_X_ENUM)
+    APIR_COMMANDS(APIR_X_ENUM, APIR_F_NONE)
 #undef APIR_X_ENUM
         APIR_CMD_LIMIT
 };

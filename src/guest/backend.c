@@ -23,30 +23,33 @@ static const char *apir_be_get_name(ggml_backend_t backend)
     return ((struct apir_stream *)backend->context)->dev->name;
 }
 
+static void apir_backend_free_remote(struct apir_device *d, uint64_t stream)
+{
+    struct apir_call c;
+    struct apir_req_stream_free req = {.stream = stream};
+    apir_req_stream_free_put(apir_call_begin(&c, d->conn, APIR_CMD_STREAM_FREE), &req);
+    apir_call_simple_end(&c);
+}
+
 static void apir_be_free(ggml_backend_t backend)
 {
     struct apir_stream *s = backend->context;
-    struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, s->dev->conn, APIR_CMD_STREAM_FREE), s->handle);
-    apir_call_simple_end(&c);
+    apir_backend_free_remote(s->dev, s->handle);
     apir_tensor_map_free(&s->map);
     apir_writer_free(&s->last);
     free(s);
     free(backend);
 }
 
-/* Reads GRAPH_COMPUTE / GRAPH_RECOMPUTE's reply and ends the call. */
+/* Ends a GRAPH_COMPUTE call and reads its reply. */
 static int apir_be_compute_reply(struct apir_call *c, enum ggml_status *gs)
 {
-    int st = apir_call_end(c);
     *gs = GGML_STATUS_FAILED;
-    if (st == APIR_OK) {
-        int32_t v = apir_read_i32(&c->r);
-        if (apir_reader_done(&c->r))
-            *gs = (enum ggml_status)v;
-    }
+    struct apir_rep_graph_compute_in rep;
+    if (APIR_CALL_END_REPLY(c, graph_compute, &rep))
+        *gs = (enum ggml_status)(int32_t)rep.ggml_status;
     apir_call_done(c);
-    return st;
+    return c->status;
 }
 
 /* ggml's scheduler gives each split graph a fresh non-zero uid whenever it splits a graph
@@ -73,6 +76,32 @@ static enum ggml_status apir_be_post(struct apir_call *c)
     return apir_call_post(c) == APIR_OK ? GGML_STATUS_SUCCESS : GGML_STATUS_FAILED;
 }
 
+/* The call begun as GRAPH_COMPUTE goes as GRAPH_RECOMPUTE instead, its payload rewritten. */
+static enum ggml_status apir_be_recompute(struct apir_call *c, const struct apir_stream *s,
+                                          size_t start)
+{
+    struct apir_req_graph_recompute req = {.stream = s->handle};
+    c->cmd = APIR_CMD_GRAPH_RECOMPUTE;
+    c->w->len = start;
+    apir_req_graph_recompute_put(c->w, &req);
+    return apir_be_post(c);
+}
+
+/* GRAPH_COMPUTE's graph, encoded straight into the message; *at: where it begins. */
+struct apir_be_graph {
+    struct apir_tensor_map *map;
+    const struct ggml_cgraph *g;
+    size_t *at;
+    bool *ok;
+};
+
+static void apir_be_write_graph(struct apir_writer *w, const void *ctx)
+{
+    const struct apir_be_graph *bg = ctx;
+    *bg->at = w->len;
+    *bg->ok = apir_encode_graph(w, bg->map, bg->g);
+}
+
 /* Unless ggml's uid says it is the same graph, the graph is encoded (cheap next to a round
  * trip) and compared with the last one the host accepted: identical bytes mean an identical
  * graph, so an unchanged graph goes as GRAPH_RECOMPUTE of a few bytes and a changed one can
@@ -85,13 +114,15 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
         return GGML_STATUS_FAILED; /* the previous, posted compute failed: report it */
     struct apir_call c;
     struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_GRAPH_COMPUTE);
-    apir_write_u64(w, s->handle);
-    if (apir_be_same_uid(s, conn, cgraph)) {
-        c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
-        return apir_be_post(&c);
-    }
-    size_t at = w->len;
-    if (!apir_encode_graph(w, &s->map, cgraph)) {
+    size_t start = w->len;
+    if (apir_be_same_uid(s, conn, cgraph))
+        return apir_be_recompute(&c, s, start);
+    size_t at = start;
+    bool encoded = false;
+    struct apir_be_graph bg = {&s->map, cgraph, &at, &encoded};
+    struct apir_req_graph_compute req = {.stream = s->handle,
+                                         .graph = {.write = apir_be_write_graph, .ctx = &bg}};
+    if (!apir_req_graph_compute_put(w, &req) || !encoded) {
         apir_call_done(&c);
         apir_log_emit(APIR_LOG_ERROR, "graph of %d nodes could not be encoded",
                       ggml_graph_n_nodes(cgraph));
@@ -102,11 +133,8 @@ static enum ggml_status apir_be_graph_compute(ggml_backend_t backend, struct ggm
     bool cached = (conn->features & APIR_FEAT_GRAPH_CACHE) && s->last.len == len &&
                   s->last_epoch == conn->buffer_epoch && memcmp(s->last.buf, graph, len) == 0;
     s->last_uid = ggml_graph_uid(cgraph);
-    if (cached) {
-        c.cmd = APIR_CMD_GRAPH_RECOMPUTE;
-        w->len = at;
-        return apir_be_post(&c);
-    }
+    if (cached)
+        return apir_be_recompute(&c, s, start);
     apir_writer_reset(&s->last);
     apir_write_raw(&s->last, graph, len);
     s->last_epoch = conn->buffer_epoch;
@@ -182,20 +210,20 @@ static ggml_guid_t apir_backend_guid(void)
 ggml_backend_t apir_backend_new(struct apir_device *d)
 {
     struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_STREAM_NEW), d->dev_h);
-    int st = apir_call_end(&c);
-    uint64_t h = apir_read_u64(&c.r);
-    bool ok = st == APIR_OK && apir_reader_done(&c.r) && h;
+    struct apir_req_stream_new req = {.dev = d->dev_h};
+    apir_req_stream_new_put(apir_call_begin(&c, d->conn, APIR_CMD_STREAM_NEW), &req);
+    struct apir_rep_stream_new_in rep;
+    bool ok = APIR_CALL_END_REPLY(&c, stream_new, &rep) && rep.stream;
     apir_call_done(&c);
     if (!ok)
         return NULL;
+    uint64_t h = rep.stream;
     struct apir_stream *s = calloc(1, sizeof *s);
     ggml_backend_t be = calloc(1, sizeof *be);
     if (!s || !be) {
         free(s);
         free(be);
-        apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_STREAM_FREE), h);
-        apir_call_simple_end(&c);
+        apir_backend_free_remote(d, h);
         return NULL;
     }
     s->dev = d;
@@ -216,9 +244,10 @@ void apir_backend_set_n_threads(ggml_backend_t backend, int n_threads)
     if (s->n_threads == n_threads)
         return;
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, s->dev->conn, APIR_CMD_STREAM_SET_THREADS);
-    apir_write_u64(w, s->handle);
-    apir_write_u32(w, (uint32_t)n_threads);
+    struct apir_req_stream_set_threads req = {.stream = s->handle,
+                                              .n_threads = (uint32_t)n_threads};
+    apir_req_stream_set_threads_put(apir_call_begin(&c, s->dev->conn, APIR_CMD_STREAM_SET_THREADS),
+                                    &req);
     if (apir_call_simple_end(&c) == APIR_OK)
         s->n_threads = n_threads;
 }

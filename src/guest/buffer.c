@@ -37,7 +37,10 @@ static enum ggml_status apir_buf_init_tensor(ggml_backend_buffer_t buffer, struc
     if (!(b->flags & APIR_BUF_HAS_INIT_TENSOR) || t->view_src)
         return GGML_STATUS_SUCCESS;
     struct apir_call c;
-    apir_encode_lone(apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_INIT), t);
+    struct apir_wire_tensor wt;
+    apir_encode_lone(&wt, t);
+    struct apir_req_tensor_init req = {.tensor = &wt};
+    apir_req_tensor_init_put(apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_INIT), &req);
     return apir_status_to_ggml(apir_call_simple_end(&c));
 }
 
@@ -65,10 +68,10 @@ static void apir_buf_set_whole(struct apir_buffer *b, struct ggml_tensor *t, con
         st = APIR_E_UNSUPPORTED; /* no regions: one inline message, if it fits one */
         if (size <= APIR_MAX_DATA_CHUNK) {
             struct apir_call c;
-            struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_SET);
-            apir_encode_lone(w, t);
-            apir_write_u64(w, 0);
-            apir_write_blob(w, data, size);
+            struct apir_wire_tensor wt;
+            apir_encode_lone(&wt, t);
+            struct apir_req_tensor_set req = {.tensor = &wt, .offset = 0, .data = {data, size}};
+            apir_req_tensor_set_put(apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_SET), &req);
             st = apir_call_simple_end(&c);
         }
     }
@@ -91,12 +94,12 @@ static void apir_buf_memset_tensor(ggml_backend_buffer_t buffer, struct ggml_ten
         return;
     }
     struct apir_call c;
-    struct apir_writer *w =
-        apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET);
-    apir_encode_lone(w, t);
-    apir_write_u64(w, offset);
-    apir_write_u64(w, size);
-    apir_write_u32(w, value);
+    struct apir_wire_tensor wt;
+    apir_encode_lone(&wt, t);
+    struct apir_req_tensor_memset req = {
+        .tensor = &wt, .offset = offset, .size = size, .value = value};
+    apir_req_tensor_memset_put(
+        apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_MEMSET), &req);
     apir_call_simple_end(&c);
 }
 
@@ -117,14 +120,14 @@ static void apir_buf_set_tensor(ggml_backend_buffer_t buffer, struct ggml_tensor
     if (apir_staging_set(apir_buf(buffer)->dev->conn, t, data, offset, size))
         return;
     const uint8_t *p = data;
+    struct apir_wire_tensor wt;
+    apir_encode_lone(&wt, t);
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
         struct apir_call c;
-        struct apir_writer *w =
-            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET);
-        apir_encode_lone(w, t);
-        apir_write_u64(w, offset);
-        apir_write_blob(w, p, n);
+        struct apir_req_tensor_set req = {.tensor = &wt, .offset = offset, .data = {p, n}};
+        apir_req_tensor_set_put(
+            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_SET), &req);
         if (apir_call_simple_end(&c) != APIR_OK)
             return;
         p += n;
@@ -150,21 +153,18 @@ static void apir_buf_get_tensor(ggml_backend_buffer_t buffer, const struct ggml_
     if (apir_staging_get(apir_buf(buffer)->dev->conn, t, data, offset, size))
         return;
     uint8_t *p = data;
+    struct apir_wire_tensor wt;
+    apir_encode_lone(&wt, t);
     do {
         size_t n = size < APIR_MAX_DATA_CHUNK ? size : APIR_MAX_DATA_CHUNK;
         struct apir_call c;
-        struct apir_writer *w =
-            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET);
-        apir_encode_lone(w, t);
-        apir_write_u64(w, offset);
-        apir_write_u64(w, n);
-        size_t got = 0;
-        const void *src = NULL;
-        if (apir_call_end(&c) == APIR_OK)
-            src = apir_read_blob(&c.r, n, &got);
-        bool ok = src && got == n && apir_reader_done(&c.r);
+        struct apir_req_tensor_get req = {.tensor = &wt, .offset = offset, .size = n};
+        apir_req_tensor_get_put(
+            apir_call_begin(&c, apir_buf(buffer)->dev->conn, APIR_CMD_TENSOR_GET), &req);
+        struct apir_rep_tensor_get_in rep;
+        bool ok = APIR_CALL_END_REPLY(&c, tensor_get, &rep) && rep.data.len == n;
         if (ok)
-            memcpy(p, src, n);
+            memcpy(p, rep.data.data, n);
         else
             memset(p, 0, size); /* never hand back stale or partial bytes as if they were data */
         apir_call_done(&c);
@@ -190,9 +190,12 @@ static bool apir_buf_cpy_tensor(ggml_backend_buffer_t buffer, const struct ggml_
         return true;
     }
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_COPY);
-    apir_encode_copy(w, src, dst);
-    bool ok = apir_call_end(&c) == APIR_OK && apir_read_u32(&c.r) == 1 && apir_reader_done(&c.r);
+    struct apir_wire_tensor wt[2];
+    apir_encode_pair(wt, src, dst);
+    struct apir_req_tensor_copy req = {.tensors = wt};
+    apir_req_tensor_copy_put(apir_call_begin(&c, b->dev->conn, APIR_CMD_TENSOR_COPY), &req);
+    struct apir_rep_tensor_copy_in rep;
+    bool ok = APIR_CALL_END_REPLY(&c, tensor_copy, &rep) && rep.copied == 1;
     apir_call_done(&c);
     return ok;
 }
@@ -207,9 +210,8 @@ static void apir_buf_clear(ggml_backend_buffer_t buffer, uint8_t value)
         return;
     }
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_CLEAR);
-    apir_write_u64(w, b->handle);
-    apir_write_u32(w, value);
+    struct apir_req_buffer_clear req = {.buffer = b->handle, .value = value};
+    apir_req_buffer_clear_put(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_CLEAR), &req);
     apir_call_simple_end(&c);
 }
 
@@ -219,7 +221,8 @@ static void apir_buf_reset(ggml_backend_buffer_t buffer)
     if (!(b->flags & APIR_BUF_HAS_INIT_TENSOR))
         return; /* nothing tensor-specific lives on the host */
     struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_RESET), b->handle);
+    struct apir_req_buffer_reset req = {.buffer = b->handle};
+    apir_req_buffer_reset_put(apir_call_begin(&c, b->dev->conn, APIR_CMD_BUFFER_RESET), &req);
     b->dev->conn->buffer_epoch++;
     apir_call_simple_end(&c);
 }
@@ -236,17 +239,22 @@ static const struct ggml_backend_buffer_i apir_buffer_iface = {
     .reset = apir_buf_reset,
 };
 
-/* BUFFER_ALLOC / BUFFER_FROM_REGION reply: handle, size, flags. */
+/* BUFFER_ALLOC's or BUFFER_FROM_REGION's reply: handle, size, flags. */
 static bool apir_buffer_read_reply(struct apir_call *c, size_t size, uint64_t *handle,
                                    uint64_t *got, uint32_t *flags)
 {
-    int st = apir_call_end(c);
-    *handle = apir_read_u64(&c->r);
-    *got = apir_read_u64(&c->r);
-    *flags = apir_read_u32(&c->r);
-    bool ok = st == APIR_OK && apir_reader_done(&c->r) && *handle && *got >= size;
+    bool ok = false;
+    if (c->cmd == APIR_CMD_BUFFER_ALLOC) {
+        struct apir_rep_buffer_alloc_in rep;
+        ok = APIR_CALL_END_REPLY(c, buffer_alloc, &rep);
+        *handle = rep.buffer, *got = rep.size, *flags = rep.buffer_flags;
+    } else {
+        struct apir_rep_buffer_from_region_in rep;
+        ok = APIR_CALL_END_REPLY(c, buffer_from_region, &rep);
+        *handle = rep.buffer, *got = rep.size, *flags = rep.buffer_flags;
+    }
     apir_call_done(c);
-    return ok;
+    return ok && *handle && *got >= size;
 }
 
 /* A buffer inside a fresh shared region. false (nothing left behind) when the transport or
@@ -256,11 +264,10 @@ static bool apir_buffer_alloc_shared(struct apir_device *d, size_t size, struct 
     if (!apir_region_new(d->conn, size, &b->shm))
         return false;
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FROM_REGION);
-    apir_write_u64(w, d->dev_h);
-    apir_write_u32(w, b->shm.id);
-    apir_write_u64(w, 0);
-    apir_write_u64(w, size);
+    struct apir_req_buffer_from_region req = {
+        .dev = d->dev_h, .region = b->shm.id, .offset = 0, .size = size};
+    apir_req_buffer_from_region_put(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FROM_REGION),
+                                    &req);
     uint64_t got;
     if (!apir_buffer_read_reply(&c, size, &b->handle, &got, &b->flags)) {
         apir_region_release(d->conn, &b->shm, true);
@@ -277,9 +284,8 @@ static bool apir_buffer_alloc_remote(struct apir_device *d, uint64_t buft_h, siz
                                      struct apir_buffer *b)
 {
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_ALLOC);
-    apir_write_u64(w, buft_h);
-    apir_write_u64(w, size);
+    struct apir_req_buffer_alloc req = {.buft = buft_h, .size = size};
+    apir_req_buffer_alloc_put(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_ALLOC), &req);
     uint64_t got;
     if (!apir_buffer_read_reply(&c, size, &b->handle, &got, &b->flags))
         return false;

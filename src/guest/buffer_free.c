@@ -12,7 +12,8 @@
 void apir_buffer_free_remote(struct apir_device *d, uint64_t handle)
 {
     struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), handle);
+    struct apir_req_buffer_free req = {.buffer = handle};
+    apir_req_buffer_free_put(apir_call_begin(&c, d->conn, APIR_CMD_BUFFER_FREE), &req);
     d->conn->buffer_epoch++;
     apir_call_simple_end(&c);
 }

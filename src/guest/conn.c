@@ -68,10 +68,11 @@ static void apir_conn_complete_posted(struct apir_conn *conn)
         return;
     conn->posted = false;
     int st = apir_call_collect(conn, conn->posted_cmd, conn->posted_seq);
-    struct apir_reader r;
-    apir_reader_init(&r, conn->rep.buf, conn->rep.len);
-    uint32_t gs = apir_read_u32(&r);
-    if (st == APIR_OK && (!apir_reader_done(&r) || gs != GGML_STATUS_SUCCESS)) {
+    /* Only GRAPH_RECOMPUTE is posted (backend.c). */
+    struct apir_rep_graph_recompute_in rep;
+    bool decoded = apir_rep_graph_recompute_get(conn->rep.buf, conn->rep.len, &rep);
+    uint32_t gs = rep.ggml_status;
+    if (st == APIR_OK && (!decoded || gs != GGML_STATUS_SUCCESS)) {
         apir_log_emit(APIR_LOG_ERROR, "posted %s failed on the host: ggml status %d",
                       apir_cmd_name(conn->posted_cmd), (int)gs);
         st = APIR_E_BACKEND;
@@ -189,17 +190,16 @@ static bool apir_conn_hello(struct apir_conn *conn, char *why, size_t len)
 {
     uint64_t wanted = apir_conn_wanted_features(conn);
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_HELLO);
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, wanted);
-    int st = apir_call_end(&c);
-    uint32_t major = apir_read_u32(&c.r);
-    uint32_t minor = apir_read_u32(&c.r);
-    conn->features = apir_read_u64(&c.r) & wanted;
-    conn->n_devices = apir_read_u32(&c.r);
-    bool decoded = st == APIR_OK && apir_reader_done(&c.r);
+    struct apir_req_hello req = {
+        .major = APIR_PROTO_MAJOR, .minor = APIR_PROTO_MINOR, .features = wanted};
+    apir_req_hello_put(apir_call_begin(&c, conn, APIR_CMD_HELLO), &req);
+    struct apir_rep_hello_in rep;
+    bool decoded = APIR_CALL_END_REPLY(&c, hello, &rep);
+    int st = c.status;
     apir_call_done(&c);
+    uint32_t major = rep.major, minor = rep.minor;
+    conn->features = rep.features & wanted;
+    conn->n_devices = rep.n_devices;
     conn->wanted_features = wanted;
     if (decoded) {
         conn->host_major = major;

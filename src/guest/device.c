@@ -26,10 +26,12 @@ static void apir_dev_get_memory(ggml_backend_dev_t dev, size_t *free_b, size_t *
 {
     struct apir_device *d = apir_dev(dev);
     struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_DEVICE_MEMORY), d->dev_h);
-    apir_call_end(&c);
-    *free_b = (size_t)apir_read_u64(&c.r);
-    *total_b = (size_t)apir_read_u64(&c.r);
+    struct apir_req_device_memory req = {.dev = d->dev_h};
+    apir_req_device_memory_put(apir_call_begin(&c, d->conn, APIR_CMD_DEVICE_MEMORY), &req);
+    struct apir_rep_device_memory_in rep;
+    APIR_CALL_END_REPLY(&c, device_memory, &rep); /* no answer: no memory (zeroed) */
+    *free_b = (size_t)rep.mem_free;
+    *total_b = (size_t)rep.mem_total;
     apir_call_done(&c);
 }
 

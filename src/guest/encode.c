@@ -28,23 +28,17 @@ static void apir_wire_from_tensor(struct apir_wire_tensor *wt, const struct ggml
         memcpy(wt->name, t->name, sizeof wt->name - 1);
 }
 
-/* TENSOR_COPY's form: the pair (src, dst), both nodes. */
-void apir_encode_copy(struct apir_writer *w, const struct ggml_tensor *src,
+void apir_encode_pair(struct apir_wire_tensor wt[2], const struct ggml_tensor *src,
                       const struct ggml_tensor *dst)
 {
-    struct apir_wire_tensor wt[2];
-    const int32_t nodes[2] = {0, 1};
     apir_wire_from_tensor(&wt[0], src, true);
     apir_wire_from_tensor(&wt[1], dst, true);
-    apir_wire_graph_encode(w, wt, 2, nodes, 2);
 }
 
-void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t)
+void apir_encode_lone(struct apir_wire_tensor *wt, const struct ggml_tensor *t)
 {
-    struct apir_wire_tensor wt;
-    apir_wire_from_tensor(&wt, t, true);
-    wt.view_offs = 0;
-    apir_wire_graph_encode_lone(w, &wt);
+    apir_wire_from_tensor(wt, t, true);
+    wt->view_offs = 0;
 }
 
 /* Sources first, then the op: a two-level table. Data locations and names are left out so the

@@ -68,14 +68,15 @@ static void apir_xb_name(struct apir_extra_buft *e, const char *dev_name)
     snprintf(e->name, sizeof e->name, "%s_%s", dev_name, us ? us + 1 : e->host_name);
 }
 
-static bool apir_xb_read(struct apir_call *c, struct apir_device *d, struct apir_extra_buft *e)
+static bool apir_xb_read(const struct apir_buft_entry *in, struct apir_device *d,
+                         struct apir_extra_buft *e)
 {
     memset(e, 0, sizeof *e);
-    e->handle = apir_read_u64(&c->r);
-    apir_read_str(&c->r, e->host_name, sizeof e->host_name);
-    e->alignment = apir_read_u64(&c->r);
-    e->max_size = apir_read_u64(&c->r);
-    e->flags = apir_read_u32(&c->r);
+    e->handle = in->buft;
+    snprintf(e->host_name, sizeof e->host_name, "%.*s", (int)sizeof e->host_name - 1, in->name);
+    e->alignment = in->alignment;
+    e->max_size = in->max_size;
+    e->flags = in->flags;
     e->dev = d;
     e->buft.iface = apir_xb_iface;
     e->buft.device = &d->gdev;
@@ -98,14 +99,15 @@ void apir_extrabuf_fetch(struct apir_device *d)
     if (!apir_xb_wanted(d->conn))
         return;
     struct apir_call c;
-    apir_write_u64(apir_call_begin(&c, d->conn, APIR_CMD_DEVICE_EXTRA_BUFTS), d->dev_h);
-    int st = apir_call_end(&c);
-    uint32_t n = apir_read_u32(&c.r);
-    bool ok = st == APIR_OK && n <= APIR_MAX_EXTRA_BUFTS;
-    for (uint32_t i = 0; ok && i < n; i++)
-        ok = apir_xb_read(&c, d, &d->extra[i]);
-    ok = ok && apir_reader_done(&c.r);
+    struct apir_req_device_extra_bufts req = {.dev = d->dev_h};
+    apir_req_device_extra_bufts_put(apir_call_begin(&c, d->conn, APIR_CMD_DEVICE_EXTRA_BUFTS),
+                                    &req);
+    struct apir_rep_device_extra_bufts_in rep;
+    bool ok = APIR_CALL_END_REPLY(&c, device_extra_bufts, &rep);
     apir_call_done(&c);
+    uint32_t n = ok ? rep.bufts.n : 0;
+    for (uint32_t i = 0; ok && i < n; i++)
+        ok = apir_xb_read(&rep.bufts.v[i], d, &d->extra[i]);
     if (!ok) {
         apir_log_emit(APIR_LOG_WARN, "%s: the host's extra buffer types are unreadable: none used",
                       d->name);

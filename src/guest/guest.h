@@ -3,6 +3,7 @@
 #define APIR_GUEST_H
 
 #include "../proto/log.h"
+#include "../proto/msg.h"
 #include "apir/protocol.h"
 #include "transport.h"
 
@@ -195,11 +196,16 @@ struct apir_tensor_map {
     int32_t *vals;
     size_t cap;
 };
-/* The pair (src, dst), both nodes: the form of TENSOR_COPY. */
-void apir_encode_copy(struct apir_writer *w, const struct ggml_tensor *src,
+/* Ends call c, made as command `name`, and decodes its reply into out (struct
+ * apir_rep_name_in, zeroed first whatever happens): false unless the call succeeded and its
+ * payload is exactly that reply. */
+#define APIR_CALL_END_REPLY(c, name, out)                                                          \
+    (apir_call_end(c), apir_rep_##name##_get((c)->r.cur, apir_reader_left(&(c)->r), (out)) &&      \
+                           (c)->status == APIR_OK)
+void apir_encode_pair(struct apir_wire_tensor wt[2], const struct ggml_tensor *src,
                       const struct ggml_tensor *dst);
-/* One tensor alone (no sources): the form of data commands. */
-void apir_encode_lone(struct apir_writer *w, const struct ggml_tensor *t);
+/* One tensor alone (no sources): a TENSOR field, the form of data commands. */
+void apir_encode_lone(struct apir_wire_tensor *wt, const struct ggml_tensor *t);
 /* The op and its direct sources, without data locations: the form of op queries. */
 void apir_encode_op_query(struct apir_writer *w, const struct ggml_tensor *op);
 bool apir_encode_graph(struct apir_writer *w, struct apir_tensor_map *m,

@@ -141,29 +141,26 @@ static struct ggml_backend_reg apir_reg = {
 static bool apir_reg_fetch_device(struct apir_conn *conn, uint32_t index, struct apir_device *d)
 {
     struct apir_call c;
-    apir_write_u32(apir_call_begin(&c, conn, APIR_CMD_DEVICE_INFO), index);
-    int st = apir_call_end(&c);
-    d->conn = conn;
-    d->dev_h = apir_read_u64(&c.r);
-    d->buft_h = apir_read_u64(&c.r);
-    char host_name[sizeof d->host_name], host_desc[sizeof d->host_desc];
-    apir_read_str(&c.r, host_name, sizeof host_name);
-    apir_read_str(&c.r, host_desc, sizeof host_desc);
-    d->type = apir_read_u32(&c.r);
-    apir_read_u64(&c.r); /* memory is asked fresh by get_memory */
-    apir_read_u64(&c.r);
-    d->caps = apir_read_u32(&c.r);
-    apir_read_str(&c.r, d->host_buft_name, sizeof d->host_buft_name);
-    d->alignment = apir_read_u64(&c.r);
-    d->max_size = apir_read_u64(&c.r);
-    d->buft_flags = apir_read_u32(&c.r);
-    bool ok = st == APIR_OK && apir_reader_done(&c.r) && d->alignment &&
-              (d->alignment & (d->alignment - 1)) == 0;
+    struct apir_req_device_info req = {.index = index};
+    apir_req_device_info_put(apir_call_begin(&c, conn, APIR_CMD_DEVICE_INFO), &req);
+    struct apir_rep_device_info_in rep; /* memory is asked fresh by get_memory */
+    bool ok = APIR_CALL_END_REPLY(&c, device_info, &rep) && rep.alignment &&
+              (rep.alignment & (rep.alignment - 1)) == 0;
     apir_call_done(&c);
+    d->conn = conn;
+    d->dev_h = rep.dev;
+    d->buft_h = rep.buft;
+    d->type = rep.type;
+    d->caps = rep.caps;
+    d->alignment = rep.alignment;
+    d->max_size = rep.max_size;
+    d->buft_flags = rep.buft_flags;
+    snprintf(d->host_name, sizeof d->host_name, "%.*s", (int)sizeof d->host_name - 1, rep.name);
+    snprintf(d->host_desc, sizeof d->host_desc, "%.*s", (int)sizeof d->host_desc - 1, rep.desc);
+    snprintf(d->host_buft_name, sizeof d->host_buft_name, "%.*s", (int)sizeof d->host_buft_name - 1,
+             rep.buft_name);
     snprintf(d->name, sizeof d->name, "APIR%u", index);
-    snprintf(d->desc, sizeof d->desc, "%s (%s) via ggml-apir", host_name, host_desc);
-    memcpy(d->host_name, host_name, sizeof host_name);
-    memcpy(d->host_desc, host_desc, sizeof host_desc);
+    snprintf(d->desc, sizeof d->desc, "%s (%s) via ggml-apir", d->host_name, d->host_desc);
     snprintf(d->buft_name, sizeof d->buft_name, "APIR%u", index);
     return ok;
 }

@@ -11,9 +11,8 @@ bool apir_region_new(struct apir_conn *conn, size_t size, struct apir_shm_region
     if (!conn->tp->ops->region_create || !conn->tp->ops->region_create(conn->tp, size, r))
         return false;
     struct apir_call c;
-    struct apir_writer *w = apir_call_begin(&c, conn, APIR_CMD_REGION_ATTACH);
-    apir_write_u32(w, r->id);
-    apir_write_u64(w, r->size);
+    struct apir_req_region_attach req = {.region = r->id, .size = r->size};
+    apir_req_region_attach_put(apir_call_begin(&c, conn, APIR_CMD_REGION_ATTACH), &req);
     c.attach = r;
     if (apir_call_simple_end(&c) != APIR_OK) {
         conn->tp->ops->region_destroy(conn->tp, r);
@@ -26,7 +25,8 @@ void apir_region_release(struct apir_conn *conn, struct apir_shm_region *r, bool
 {
     if (attached) {
         struct apir_call c;
-        apir_write_u32(apir_call_begin(&c, conn, APIR_CMD_REGION_DETACH), r->id);
+        struct apir_req_region_detach req = {.region = r->id};
+        apir_req_region_detach_put(apir_call_begin(&c, conn, APIR_CMD_REGION_DETACH), &req);
         apir_call_simple_end(&c);
     }
     conn->tp->ops->region_destroy(conn->tp, r);

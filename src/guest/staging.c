@@ -30,12 +30,18 @@ static int apir_staging_call_in(struct apir_conn *conn, uint32_t region, uint32_
                                 const struct ggml_tensor *t, size_t offset, size_t n)
 {
     struct apir_call c;
+    struct apir_wire_tensor wt;
+    apir_encode_lone(&wt, t);
     struct apir_writer *w = apir_call_begin(&c, conn, cmd);
-    apir_encode_lone(w, t);
-    apir_write_u64(w, offset);
-    apir_write_u32(w, region);
-    apir_write_u64(w, 0);
-    apir_write_u64(w, n);
+    if (cmd == APIR_CMD_TENSOR_SET_STAGED) {
+        struct apir_req_tensor_set_staged req = {
+            .tensor = &wt, .offset = offset, .region = region, .region_offset = 0, .size = n};
+        apir_req_tensor_set_staged_put(w, &req);
+    } else {
+        struct apir_req_tensor_get_staged req = {
+            .tensor = &wt, .offset = offset, .region = region, .region_offset = 0, .size = n};
+        apir_req_tensor_get_staged_put(w, &req);
+    }
     return apir_call_simple_end(&c);
 }
 

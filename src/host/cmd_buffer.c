@@ -11,16 +11,11 @@ uint32_t apir_buffer_flags(ggml_backend_buffer_t buf)
     return buf->iface.init_tensor ? APIR_BUF_HAS_INIT_TENSOR : 0;
 }
 
-enum apir_status apir_cmd_buffer_alloc(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_buffer_alloc(struct apir_session *s, struct apir_req_buffer_alloc_in *a,
                                        struct apir_writer *w)
 {
-    uint64_t h = apir_read_u64(r);
-    uint64_t size = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    ggml_backend_buffer_type_t buft = apir_handles_get(&s->handles, h, APIR_OBJ_BUFT);
-    if (!buft)
-        return APIR_E_HANDLE;
+    ggml_backend_buffer_type_t buft = a->buft;
+    uint64_t size = a->size;
     if (size == 0 || size > ggml_backend_buft_get_max_size(buft) || size > SIZE_MAX / 2)
         return APIR_E_INVALID;
     uint64_t quota = s->host->max_session_bytes;
@@ -45,23 +40,17 @@ enum apir_status apir_cmd_buffer_alloc(struct apir_session *s, struct apir_reade
     s->bytes_used += hb->size;
     hb->extra = apir_extrabuf_is_extra(s->host, buft);
     s->n_extra_buffers += hb->extra;
-    apir_write_u64(w, handle);
-    apir_write_u64(w, hb->size);
-    apir_write_u32(w, apir_buffer_flags(hb->buf));
+    struct apir_rep_buffer_alloc rep = {
+        .buffer = handle, .size = hb->size, .buffer_flags = apir_buffer_flags(hb->buf)};
+    apir_rep_buffer_alloc_put(w, &rep);
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_buffer_free(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_buffer_free(struct apir_session *s, struct apir_req_buffer_free_in *a,
                                       struct apir_writer *w)
 {
     (void)w;
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_buffer *hb = apir_handles_remove(&s->handles, h, APIR_OBJ_BUFFER);
-    if (!hb)
-        return APIR_E_HANDLE;
-    apir_host_buffer_destroy(s, hb);
+    apir_host_buffer_destroy(s, a->buffer);
     return APIR_OK;
 }
 
@@ -77,62 +66,25 @@ void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *h
     free(hb);
 }
 
-enum apir_status apir_cmd_buffer_clear(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_buffer_clear(struct apir_session *s, struct apir_req_buffer_clear_in *a,
                                        struct apir_writer *w)
 {
-    (void)w;
-    uint64_t h = apir_read_u64(r);
-    uint32_t value = apir_read_u32(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_buffer *hb = apir_handles_get(&s->handles, h, APIR_OBJ_BUFFER);
-    if (!hb)
-        return APIR_E_HANDLE;
-    if (value > 255)
+    (void)s, (void)w;
+    if (a->value > 255)
         return APIR_E_INVALID;
-    ggml_backend_buffer_clear(hb->buf, (uint8_t)value);
+    ggml_backend_buffer_clear(a->buffer->buf, (uint8_t)a->value);
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_buffer_reset(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_buffer_reset(struct apir_session *s, struct apir_req_buffer_reset_in *a,
                                        struct apir_writer *w)
 {
     (void)w;
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_buffer *hb = apir_handles_get(&s->handles, h, APIR_OBJ_BUFFER);
-    if (!hb)
-        return APIR_E_HANDLE;
     s->buffer_epoch++; /* a reset may drop per-tensor state a cached graph relies on */
-    ggml_backend_buffer_reset(hb->buf);
+    ggml_backend_buffer_reset(a->buffer->buf);
     return APIR_OK;
 }
 
-/* Decodes a one-tensor table that must name data in a buffer of this session. */
-enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
-                                 struct apir_wire_graph *g, struct apir_built_graph *b, uint32_t n)
-{
-    enum apir_status st = apir_graph_decode_valid(s, r, g, APIR_GRAPH_DATA);
-    if (st != APIR_OK)
-        return st;
-    if (g->n_tensors != n || g->n_nodes != n) {
-        apir_wire_graph_free(g);
-        return APIR_E_INVALID;
-    }
-    st = apir_graph_build(s, &s->arena, g, b);
-    if (st != APIR_OK)
-        apir_wire_graph_free(g);
-    return st;
-}
-
-void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b)
-{
-    apir_graph_release(b);
-    apir_wire_graph_free(g);
-}
-
-/* offset + size inside the tensor's bytes, which validation proved are inside the buffer. */
 bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size)
 {
     uint64_t end;
@@ -149,53 +101,30 @@ bool apir_data_range_ok(struct apir_session *s, struct ggml_tensor *t, uint64_t 
     return set && offset == 0 && size == ggml_nbytes(t) && apir_extrabuf_tensor_ok(t);
 }
 
-enum apir_status apir_cmd_tensor_init(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_tensor_init(struct apir_session *s, struct apir_req_tensor_init_in *a,
                                       struct apir_writer *w)
 {
     (void)w;
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    enum apir_status st = apir_tensor_arg(s, r, &g, &b, 1);
-    if (st != APIR_OK)
-        return st;
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
-        st = apir_extrabuf_tensor_ok(b.tensors[0]) ? APIR_OK : APIR_E_INVALID;
-    else if (ggml_backend_buffer_init_tensor(b.tensors[0]->buffer, b.tensors[0]) !=
-             GGML_STATUS_SUCCESS)
-        st = APIR_E_BACKEND;
-    apir_tensor_arg_free(&g, &b);
-    return st;
+    struct ggml_tensor *t = a->tensor.t[0];
+    if (apir_extrabuf_tensor_in(s, t))
+        return apir_extrabuf_tensor_ok(t) ? APIR_OK : APIR_E_INVALID;
+    if (ggml_backend_buffer_init_tensor(t->buffer, t) != GGML_STATUS_SUCCESS)
+        return APIR_E_BACKEND;
+    return APIR_OK;
 }
 
-enum apir_status apir_cmd_tensor_set(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_tensor_set(struct apir_session *s, struct apir_req_tensor_set_in *a,
                                      struct apir_writer *w)
 {
     (void)w;
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    enum apir_status st = apir_tensor_arg(s, r, &g, &b, 1);
-    if (st != APIR_OK)
-        return st;
-    uint64_t offset = apir_read_u64(r);
-    size_t size = 0;
-    const void *data = apir_read_blob(r, APIR_MAX_DATA_CHUNK, &size);
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (!apir_data_range_ok(s, b.tensors[0], offset, size, true))
-        st = APIR_E_INVALID;
-    else if (size)
-        ggml_backend_tensor_set(b.tensors[0], data, (size_t)offset, size);
-    apir_tensor_arg_free(&g, &b);
-    return st;
+    struct ggml_tensor *t = a->tensor.t[0];
+    if (!apir_data_range_ok(s, t, a->offset, a->data.len, true))
+        return APIR_E_INVALID;
+    if (a->data.len)
+        ggml_backend_tensor_set(t, a->data.data, (size_t)a->offset, (size_t)a->data.len);
+    return APIR_OK;
 }
 
-/* Reads tensor bytes into a reply. The reply window is guest memory on some transports (a
- * virtio-gpu reply blob, the ring's reply area) and may be the very memory a region buffer
- * lives in, reached at another address: the copy would then read what it writes. A region
- * buffer's bytes therefore go through host memory first. Honest guests read region buffers
- * themselves and never ask (guest/buffer.c), so this costs them nothing. */
 static enum apir_status apir_tensor_get_into(struct apir_session *s,
                                              const struct apir_wire_tensor *wt,
                                              struct ggml_tensor *t, void *dst, uint64_t offset,
@@ -215,83 +144,54 @@ static enum apir_status apir_tensor_get_into(struct apir_session *s,
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_tensor_get(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_tensor_get(struct apir_session *s, struct apir_req_tensor_get_in *a,
                                      struct apir_writer *w)
 {
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    enum apir_status st = apir_tensor_arg(s, r, &g, &b, 1);
-    if (st != APIR_OK)
-        return st;
-    uint64_t offset = apir_read_u64(r);
-    uint64_t size = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
-        st = APIR_E_UNSUPPORTED; /* held in the backend's own layout: nothing to read back */
-    else if (size > APIR_MAX_DATA_CHUNK || !apir_range_ok(b.tensors[0], offset, size))
-        st = APIR_E_INVALID;
-    if (st == APIR_OK) {
-        apir_write_u64(w, size);
-        void *dst = apir_write_reserve(w, (size_t)size);
-        if (!dst)
-            st = APIR_E_NOMEM;
-        else if (size)
-            st = apir_tensor_get_into(s, &g.tensors[0], b.tensors[0], dst, offset, size);
-    }
-    apir_tensor_arg_free(&g, &b);
-    return st;
+    struct ggml_tensor *t = a->tensor.t[0];
+    if (apir_extrabuf_tensor_in(s, t))
+        return APIR_E_UNSUPPORTED; /* held in the backend's own layout: nothing to read back */
+    if (a->size > APIR_MAX_DATA_CHUNK || !apir_range_ok(t, a->offset, a->size))
+        return APIR_E_INVALID;
+    struct apir_rep_tensor_get rep = {.data = {NULL, a->size}};
+    void *dst = apir_rep_tensor_get_put(w, &rep);
+    if (w->err)
+        return APIR_E_NOMEM;
+    if (!a->size)
+        return APIR_OK;
+    return apir_tensor_get_into(s, &a->tensor.g.tensors[0], t, dst, a->offset, a->size);
 }
 
-enum apir_status apir_cmd_tensor_memset(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_tensor_memset(struct apir_session *s, struct apir_req_tensor_memset_in *a,
                                         struct apir_writer *w)
 {
     (void)w;
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    enum apir_status st = apir_tensor_arg(s, r, &g, &b, 1);
-    if (st != APIR_OK)
-        return st;
-    uint64_t offset = apir_read_u64(r);
-    uint64_t size = apir_read_u64(r);
-    uint32_t value = apir_read_u32(r);
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (apir_extrabuf_tensor_in(s, b.tensors[0]))
-        st = APIR_E_UNSUPPORTED;
-    else if (value > 255 || !apir_range_ok(b.tensors[0], offset, size))
-        st = APIR_E_INVALID;
-    else if (size)
-        ggml_backend_tensor_memset(b.tensors[0], (uint8_t)value, (size_t)offset, (size_t)size);
-    apir_tensor_arg_free(&g, &b);
-    return st;
+    struct ggml_tensor *t = a->tensor.t[0];
+    if (apir_extrabuf_tensor_in(s, t))
+        return APIR_E_UNSUPPORTED;
+    if (a->value > 255 || !apir_range_ok(t, a->offset, a->size))
+        return APIR_E_INVALID;
+    if (a->size)
+        ggml_backend_tensor_memset(t, (uint8_t)a->value, (size_t)a->offset, (size_t)a->size);
+    return APIR_OK;
 }
 
-enum apir_status apir_cmd_tensor_copy(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_tensor_copy(struct apir_session *s, struct apir_req_tensor_copy_in *a,
                                       struct apir_writer *w)
 {
-    struct apir_wire_graph g;
-    struct apir_built_graph b;
-    enum apir_status st = apir_tensor_arg(s, r, &g, &b, 2);
-    if (st != APIR_OK)
-        return st;
-    struct ggml_tensor *src = b.tensors[0], *dst = b.tensors[1];
+    struct ggml_tensor *src = a->tensors.t[0], *dst = a->tensors.t[1];
     size_t n = ggml_nbytes(src);
-    if (!apir_reader_done(r))
-        st = APIR_E_DECODE;
-    else if (apir_extrabuf_tensor_in(s, src) || apir_extrabuf_tensor_in(s, dst))
-        st = APIR_E_UNSUPPORTED; /* no get_tensor or cpy_tensor there */
-    else if (ggml_nbytes(src) != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
-             !ggml_are_same_stride(src, dst) || src->type != dst->type)
-        st = APIR_E_INVALID; /* ggml_backend_tensor_copy asserts same layout: check first */
-    else if (src->data == dst->data && src->buffer == dst->buffer)
+    if (apir_extrabuf_tensor_in(s, src) || apir_extrabuf_tensor_in(s, dst))
+        return APIR_E_UNSUPPORTED; /* no get_tensor or cpy_tensor there */
+    if (ggml_nbytes(src) != ggml_nbytes(dst) || !ggml_are_same_shape(src, dst) ||
+        !ggml_are_same_stride(src, dst) || src->type != dst->type)
+        return APIR_E_INVALID; /* ggml_backend_tensor_copy asserts same layout: check first */
+    if (src->data == dst->data && src->buffer == dst->buffer)
         ; /* a tensor onto itself: nothing to do (ggml's own copy returns early too) */
     else if (apir_bytes_overlap(src->buffer, src->data, n, dst->buffer, dst->data, n))
-        st = APIR_E_INVALID; /* the backends copy with memcpy: ranges must not overlap */
+        return APIR_E_INVALID; /* the backends copy with memcpy: ranges must not overlap */
     else
         ggml_backend_tensor_copy(src, dst);
-    if (st == APIR_OK)
-        apir_write_u32(w, 1);
-    apir_tensor_arg_free(&g, &b);
-    return st;
+    struct apir_rep_tensor_copy rep = {.copied = 1};
+    apir_rep_tensor_copy_put(w, &rep);
+    return APIR_OK;
 }

@@ -3,8 +3,9 @@
 
 #include <ggml-backend-impl.h>
 #include <stdlib.h>
+#include <string.h>
 
-static void apir_stream_drop_cache(struct apir_host_stream *hs)
+void apir_host_stream_forget(struct apir_host_stream *hs)
 {
     if (!hs->cached)
         return;
@@ -21,7 +22,7 @@ void apir_host_stream_destroy(struct apir_host_stream *hs)
      * and ggml-rpc's dispatcher closes its socket under a command in flight when the backend
      * holding it goes (an abort): finish first. */
     ggml_backend_synchronize(hs->be);
-    apir_stream_drop_cache(hs);
+    apir_host_stream_forget(hs);
     if (hs->index_buf)
         ggml_backend_buffer_free(hs->index_buf);
     apir_arena_free(&hs->arena);
@@ -29,15 +30,10 @@ void apir_host_stream_destroy(struct apir_host_stream *hs)
     free(hs);
 }
 
-enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_req_stream_new_in *a,
                                      struct apir_writer *w)
 {
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    ggml_backend_dev_t dev = apir_handles_get(&s->handles, h, APIR_OBJ_DEVICE);
-    if (!dev)
-        return APIR_E_HANDLE;
+    ggml_backend_dev_t dev = a->dev;
     struct apir_host_stream *hs = calloc(1, sizeof *hs);
     if (!hs)
         return APIR_E_NOMEM;
@@ -55,36 +51,28 @@ enum apir_status apir_cmd_stream_new(struct apir_session *s, struct apir_reader 
         apir_host_stream_destroy(hs);
         return APIR_E_QUOTA;
     }
-    apir_write_u64(w, sh);
+    struct apir_rep_stream_new rep = {.stream = sh};
+    apir_rep_stream_new_put(w, &rep);
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_stream_free(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_stream_free(struct apir_session *s, struct apir_req_stream_free_in *a,
                                       struct apir_writer *w)
 {
     (void)w;
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_stream *hs = apir_handles_remove(&s->handles, h, APIR_OBJ_STREAM);
-    if (!hs)
-        return APIR_E_HANDLE;
+    struct apir_host_stream *hs = a->stream;
     s->bytes_used -= hs->work_bytes + hs->index_bytes;
     apir_host_stream_destroy(hs);
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_stream_set_threads(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_stream_set_threads(struct apir_session *s,
+                                             struct apir_req_stream_set_threads_in *a,
                                              struct apir_writer *w)
 {
     (void)w;
-    uint64_t h = apir_read_u64(r);
-    uint32_t n = apir_read_u32(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (!hs)
-        return APIR_E_HANDLE;
+    struct apir_host_stream *hs = a->stream;
+    uint32_t n = a->n_threads;
     if (n == 0)
         return APIR_E_INVALID;
     /* A hint, not a demand: never more threads than the host has cores. */
@@ -128,30 +116,24 @@ static enum apir_status apir_stream_run(struct apir_session *s, struct apir_host
     st = apir_index_plan_compute(hs->be, hs->built.graph, &hs->plan, &gs, &s->stats);
     s->stats.compute_ns += apir_now_ns() - t0;
     s->stats.runs++;
-    if (st == APIR_OK)
-        apir_write_u32(w, (uint32_t)gs);
+    if (st == APIR_OK) {
+        struct apir_rep_graph_compute rep = {.ggml_status = (uint32_t)gs};
+        apir_rep_graph_compute_put(w, &rep); /* GRAPH_RECOMPUTE's reply is the same */
+    }
     return st;
 }
 
 /* The new graph replaces the stream's cached one: it is rebuilt in the stream's own arena and
  * kept there, ready for GRAPH_RECOMPUTE. */
-enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_req_graph_compute_in *a,
                                         struct apir_writer *w)
 {
-    uint64_t h = apir_read_u64(r);
-    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (hs) /* whatever becomes of this graph, the previous one is no longer the last */
-        apir_stream_drop_cache(hs);
-    struct apir_wire_graph g;
-    enum apir_status st = apir_graph_decode_valid(s, r, &g, APIR_GRAPH_COMPUTE);
-    if (st != APIR_OK)
-        return st;
-    if (!apir_reader_done(r) || !hs) {
-        apir_wire_graph_free(&g);
-        return !hs ? APIR_E_HANDLE : APIR_E_DECODE;
-    }
+    struct apir_host_stream *hs = a->stream;
+    /* the previous graph is forgotten already (dispatch.c) */
+    struct apir_wire_graph g = a->graph;
+    memset(&a->graph, 0, sizeof a->graph); /* this handler owns it now */
     struct apir_built_graph b = {0};
-    st = apir_graph_build(s, &hs->arena, &g, &b);
+    enum apir_status st = apir_graph_build(s, &hs->arena, &g, &b);
     if (st == APIR_OK && !apir_graph_buffers_usable(hs->be, &b, g.n_tensors))
         st = APIR_E_INVALID;
     if (st == APIR_OK) { /* before planning: the work size depends on the weights' layout */
@@ -179,34 +161,24 @@ enum apir_status apir_cmd_graph_compute(struct apir_session *s, struct apir_read
 
 /* Runs the stream's cached graph again: everything was validated when it was sent, and the
  * only thing that can invalidate it since is a buffer freed or reset (the epoch). */
-enum apir_status apir_cmd_graph_recompute(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_graph_recompute(struct apir_session *s,
+                                          struct apir_req_graph_recompute_in *a,
                                           struct apir_writer *w)
 {
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (!hs)
-        return APIR_E_HANDLE;
+    struct apir_host_stream *hs = a->stream;
     if (!(s->features & APIR_FEAT_GRAPH_CACHE))
         return APIR_E_UNSUPPORTED;
     if (!hs->cached || hs->epoch != s->buffer_epoch) {
-        apir_stream_drop_cache(hs);
+        apir_host_stream_forget(hs);
         return APIR_E_STALE;
     }
     return apir_stream_run(s, hs, w);
 }
 
-enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_stream_sync(struct apir_session *s, struct apir_req_stream_sync_in *a,
                                       struct apir_writer *w)
 {
-    (void)w;
-    uint64_t h = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    struct apir_host_stream *hs = apir_handles_get(&s->handles, h, APIR_OBJ_STREAM);
-    if (!hs)
-        return APIR_E_HANDLE;
-    ggml_backend_synchronize(hs->be);
+    (void)s, (void)w;
+    ggml_backend_synchronize(a->stream->be);
     return APIR_OK;
 }

@@ -127,6 +127,8 @@ struct apir_host_stream {
     uint64_t index_bytes;
 };
 void apir_host_stream_destroy(struct apir_host_stream *hs);
+/* Drops the stream's cached graph: GRAPH_RECOMPUTE is refused until a graph is accepted. */
+void apir_host_stream_forget(struct apir_host_stream *hs);
 
 struct apir_session {
     struct apir_host *host;
@@ -153,14 +155,8 @@ struct apir_session {
     struct apir_compute_stats stats;
 };
 
-typedef enum apir_status (*apir_cmd_fn)(struct apir_session *s, struct apir_reader *r,
-                                        struct apir_writer *w);
-
-#define APIR_X_DECL(id, NAME, name, req, rep)                                                      \
-    enum apir_status apir_cmd_##name(struct apir_session *s, struct apir_reader *r,                \
-                                     struct apir_writer *w);
-APIR_COMMANDS(APIR_X_DECL)
-#undef APIR_X_DECL
+/* The handlers and what they receive. */
+#include "args.h"
 
 /* workbuf.c */
 apir_graph_plan_fn apir_workbuf_planner(ggml_backend_dev_t dev);
@@ -190,11 +186,6 @@ void apir_regions_release(struct apir_session *s);
 void apir_host_buffer_destroy(struct apir_session *s, struct apir_host_buffer *hb);
 /* cmd_buffer.c: APIR_BUF_* flags the guest needs for a host buffer. */
 uint32_t apir_buffer_flags(ggml_backend_buffer_t buf);
-/* The tensor argument of data commands: n tensors that must lie in buffers of this session,
- * rebuilt in the session arena; freed with apir_tensor_arg_free. */
-enum apir_status apir_tensor_arg(struct apir_session *s, struct apir_reader *r,
-                                 struct apir_wire_graph *g, struct apir_built_graph *b, uint32_t n);
-void apir_tensor_arg_free(struct apir_wire_graph *g, struct apir_built_graph *b);
 /* offset + size within the tensor's bytes (which validation proved are in its buffer). */
 bool apir_range_ok(const struct ggml_tensor *t, uint64_t offset, uint64_t size);
 /* apir_range_ok, and for tensors of extra buffers: a set of the whole tensor, or nothing. */

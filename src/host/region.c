@@ -40,14 +40,12 @@ static enum apir_status apir_region_charge(struct apir_session *s, uint64_t size
     return APIR_OK;
 }
 
-enum apir_status apir_cmd_region_attach(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_region_attach(struct apir_session *s, struct apir_req_region_attach_in *a,
                                         struct apir_writer *w)
 {
     (void)w;
-    uint32_t id = apir_read_u32(r);
-    uint64_t size = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
+    uint32_t id = a->region;
+    uint64_t size = a->size;
     if (!s->region_ops.map || !(s->features & APIR_FEAT_REGIONS))
         return APIR_E_UNSUPPORTED;
     if (size == 0 || size > SIZE_MAX / 2 || apir_region_find(s, id))
@@ -83,13 +81,11 @@ static void apir_region_unmap(struct apir_session *s, struct apir_region *reg)
     free(reg);
 }
 
-enum apir_status apir_cmd_region_detach(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_region_detach(struct apir_session *s, struct apir_req_region_detach_in *a,
                                         struct apir_writer *w)
 {
     (void)w;
-    uint32_t id = apir_read_u32(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
+    uint32_t id = a->region;
     for (uint32_t i = 0; i < s->n_regions; i++) {
         struct apir_region *reg = s->regions[i];
         if (reg->id != id)
@@ -128,19 +124,13 @@ static bool apir_region_range_ok(const struct apir_region *reg, uint64_t offset,
     return size <= ggml_backend_buft_get_max_size(buft);
 }
 
-enum apir_status apir_cmd_buffer_from_region(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_buffer_from_region(struct apir_session *s,
+                                             struct apir_req_buffer_from_region_in *a,
                                              struct apir_writer *w)
 {
-    uint64_t dh = apir_read_u64(r);
-    uint32_t id = apir_read_u32(r);
-    uint64_t offset = apir_read_u64(r);
-    uint64_t size = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
-    ggml_backend_dev_t dev = apir_handles_get(&s->handles, dh, APIR_OBJ_DEVICE);
-    struct apir_region *reg = apir_region_find(s, id);
-    if (!dev || !reg)
-        return APIR_E_HANDLE;
+    ggml_backend_dev_t dev = a->dev;
+    struct apir_region *reg = a->region;
+    uint64_t offset = a->offset, size = a->size;
     struct ggml_backend_dev_props p;
     memset(&p, 0, sizeof p);
     ggml_backend_dev_get_props(dev, &p);
@@ -167,8 +157,8 @@ enum apir_status apir_cmd_buffer_from_region(struct apir_session *s, struct apir
         return APIR_E_QUOTA;
     }
     reg->users++;
-    apir_write_u64(w, handle);
-    apir_write_u64(w, hb->size);
-    apir_write_u32(w, apir_buffer_flags(hb->buf));
+    struct apir_rep_buffer_from_region rep = {
+        .buffer = handle, .size = hb->size, .buffer_flags = apir_buffer_flags(hb->buf)};
+    apir_rep_buffer_from_region_put(w, &rep);
     return APIR_OK;
 }

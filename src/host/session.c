@@ -1,8 +1,7 @@
 /* Sessions and the dispatcher: one request message in, one reply message out.
  *
  * A session owns everything its guest created; destroying it (guest exit, crash, disconnect)
- * frees all of it. The dispatch table expands from the protocol's command list, so a command
- * cannot exist on the wire without a handler here. */
+ * frees all of it. Each command's decoding and handler are dispatch.c's. */
 #include "internal.h"
 
 #include <stdatomic.h>
@@ -11,12 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static const apir_cmd_fn apir_dispatch_table[APIR_CMD_LIMIT] = {
-#define APIR_X_TABLE(id, NAME, name, req, rep) [id] = apir_cmd_##name,
-    APIR_COMMANDS(APIR_X_TABLE)
-#undef APIR_X_TABLE
-};
 
 /* Distinct per session so a handle copied from another session never resolves here. */
 /* A tag per session: a counter mixed with the process id and the clock, since apir-hostd
@@ -116,7 +109,7 @@ static void apir_reply_finish(struct apir_session *s, int status, uint32_t seq)
 static enum apir_status apir_session_run(struct apir_session *s, uint32_t cmd,
                                          const uint8_t *payload, size_t len, struct apir_writer *w)
 {
-    if (cmd == 0 || cmd >= APIR_CMD_LIMIT || !apir_dispatch_table[cmd])
+    if (!apir_dispatch_known(cmd))
         return APIR_E_UNKNOWN_CMD;
     if (!s->hello_done && cmd != APIR_CMD_HELLO)
         return APIR_E_VERSION;
@@ -124,7 +117,7 @@ static enum apir_status apir_session_run(struct apir_session *s, uint32_t cmd,
     apir_reader_init(&r, payload, len);
     bool greeted = s->hello_done;
     apir_watch_busy(&s->watch);
-    enum apir_status st = apir_dispatch_table[cmd](s, &r, w);
+    enum apir_status st = apir_dispatch_run(s, cmd, &r, w);
     apir_watch_idle(&s->watch);
     /* A handler that succeeded on a request with trailing bytes still fails: requests decode
      * exactly. Handlers check before acting; this catches any that forgot. */
@@ -201,46 +194,42 @@ static uint64_t apir_features_of_minor(uint32_t minor)
     return f;
 }
 
-enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_req_hello_in *a,
                                 struct apir_writer *w)
 {
-    uint32_t major = apir_read_u32(r);
-    uint32_t minor = apir_read_u32(r);
-    uint64_t features = apir_read_u64(r);
-    if (!apir_reader_done(r))
-        return APIR_E_DECODE;
     /* One handshake per session: features decided at HELLO shape state the session already
      * holds (regions, cached graphs), so they do not change under it. */
     if (s->hello_done)
         return APIR_E_INVALID;
     /* minor versions are additive: each side uses min(minor) */
-    if (major != APIR_PROTO_MAJOR) {
+    if (a->major != APIR_PROTO_MAJOR) {
         apir_log_host(APIR_LOG_WARN, s->label,
-                      "refused the guest's protocol %u.%u (this host speaks %u.%u)", major, minor,
-                      APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
+                      "refused the guest's protocol %u.%u (this host speaks %u.%u)", a->major,
+                      a->minor, APIR_PROTO_MAJOR, APIR_PROTO_MINOR);
         return APIR_E_VERSION;
     }
-    s->features = features & APIR_FEATURES_SUPPORTED & apir_features_of_minor(minor);
+    s->features = a->features & APIR_FEATURES_SUPPORTED & apir_features_of_minor(a->minor);
     if (!s->region_ops.map) /* this transport cannot bring shared memory */
         s->features &= ~(uint64_t)APIR_FEAT_REGIONS;
     s->hello_done = true;
     apir_log_host(APIR_LOG_DEBUG, s->label,
-                  "handshake: guest protocol %u.%u, features asked 0x%llx, granted 0x%llx", major,
-                  minor, (unsigned long long)features, (unsigned long long)s->features);
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, s->features);
-    apir_write_u32(w, (uint32_t)s->host->n_devices);
+                  "handshake: guest protocol %u.%u, features asked 0x%llx, granted 0x%llx",
+                  a->major, a->minor, (unsigned long long)a->features,
+                  (unsigned long long)s->features);
+    struct apir_rep_hello rep = {.major = APIR_PROTO_MAJOR,
+                                 .minor = APIR_PROTO_MINOR,
+                                 .features = s->features,
+                                 .n_devices = (uint32_t)s->host->n_devices};
+    apir_rep_hello_put(w, &rep);
     return APIR_OK;
 }
 
 /* The shared-memory command ring is the socket transport's business: apir-hostd answers
  * RING_ATTACH itself, before dispatch. A session reached any other way (in-process, through
  * virglrenderer) has no ring to offer. */
-enum apir_status apir_cmd_ring_attach(struct apir_session *s, struct apir_reader *r,
+enum apir_status apir_cmd_ring_attach(struct apir_session *s, struct apir_req_ring_attach_in *a,
                                       struct apir_writer *w)
 {
-    (void)s, (void)w;
-    apir_read_u32(r);
-    return apir_reader_done(r) ? APIR_E_UNSUPPORTED : APIR_E_DECODE;
+    (void)s, (void)a, (void)w;
+    return APIR_E_UNSUPPORTED;
 }

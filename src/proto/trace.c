@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include "apir/protocol.h"
+#include "msg.h"
 
 #include <string.h>
 
@@ -21,23 +22,37 @@ static void apir_trace_put_u64(uint8_t *p, uint64_t v)
 
 unsigned apir_trace_reply_handles(uint32_t cmd, const uint8_t *payload, size_t len, uint64_t out[2])
 {
+    size_t nf;
+    const struct apir_field *f = apir_msg_fields(cmd, true, &nf);
+    struct apir_reader r;
+    apir_reader_init(&r, payload, len);
     unsigned n = 0;
-    switch (cmd) {
-    case APIR_CMD_DEVICE_INFO:
-        n = 2;
-        break;
-    case APIR_CMD_BUFFER_ALLOC:
-    case APIR_CMD_BUFFER_FROM_REGION:
-    case APIR_CMD_STREAM_NEW:
-        n = 1;
-        break;
-    default:
-        return 0;
+    for (size_t i = 0; i < nf && !r.err; i++) {
+        char str[256];
+        size_t skip;
+        switch (f[i].kind) {
+        case APIR_K_NEW: {
+            uint64_t h = apir_read_u64(&r);
+            if (!r.err && n < 2)
+                out[n++] = h;
+            break;
+        }
+        case APIR_K_U32:
+            apir_read_u32(&r);
+            break;
+        case APIR_K_U64:
+            apir_read_u64(&r);
+            break;
+        case APIR_K_STR:
+            apir_read_str(&r, str, sizeof str);
+            break;
+        case APIR_K_BYTES:
+            apir_read_blob(&r, APIR_MAX_DATA_CHUNK, &skip);
+            break;
+        default: /* BUFT_LIST: the handles in a list are not counted (trace.h) */
+            return n;
+        }
     }
-    if (len < 8u * n)
-        return 0;
-    for (unsigned i = 0; i < n; i++)
-        out[i] = apir_trace_u64(payload + 8u * i);
     return n;
 }
 

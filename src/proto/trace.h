@@ -18,8 +18,10 @@
 #define APIR_TRACE_RECORD_HDR 6u
 
 /* The handles a successful reply to cmd carries, in the order they are counted for
- * references: DEVICE_INFO (device, buffer type), BUFFER_ALLOC and BUFFER_FROM_REGION (buffer),
- * STREAM_NEW (stream). Returns how many were written to out (at most 2). */
+ * references: its NEW fields (include/apir/protocol.h), in order: DEVICE_INFO (device, buffer
+ * type), BUFFER_ALLOC and BUFFER_FROM_REGION (buffer), STREAM_NEW (stream). The handles inside
+ * a list (DEVICE_EXTRA_BUFTS) are not counted, as recorded seeds never counted them. Returns
+ * how many were written to out (at most 2). */
 unsigned apir_trace_reply_handles(uint32_t cmd, const uint8_t *payload, size_t len,
                                   uint64_t out[2]);
 

@@ -10,7 +10,7 @@ const char *apir_cmd_name(uint32_t cmd)
 #define APIR_X_NAME(id, NAME, name, req, rep)                                                      \
     case id:                                                                                       \
         return #NAME;
-        APIR_COMMANDS(APIR_X_NAME)
+        APIR_COMMANDS(APIR_X_NAME, APIR_F_NONE)
 #undef APIR_X_NAME
     }
     return "UNKNOWN";

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # docs/protocol.md matches include/apir/protocol.h: the version in its title, one command-table
 # row per command (id and name as the header's table), every status with its value, every
-# feature bit, limit and flag name. Usage: protocol_doc.sh SOURCE_DIR
+# feature bit, limit and flag name; and field by field, each line of the kind and command tables
+# that apir-info --protocol prints from the definition itself (src/proto/msg.h).
+# Usage: protocol_doc.sh SOURCE_DIR APIR_INFO
 set -euo pipefail
-root=${1:?source dir}
+root=${1:?source dir} info=${2:?apir-info}
 h="$root/include/apir/protocol.h" doc="$root/docs/protocol.md"
 failed=0
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
@@ -29,5 +31,13 @@ for name in $(grep -o 'APIR_\(FEAT\|MAX\|DEV_CAP\|BUFT\|BUF\)_[A-Z_]*' "$h" | so
   case $name in APIR_FEAT_NONE|APIR_FEAT_*SUPPORTED*) continue ;; esac
   grep -q "$name" "$doc" || fail "$name is not documented"
 done
+nl=0
+while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  nl=$((nl + 1))
+  grep -qxF -- "$line" "$doc" || fail "the doc lacks the line of the definition: $line"
+done < <("$info" --protocol)
+[ "$nl" -gt "$n" ] || fail "apir-info --protocol printed only $nl lines"
+
 [ "$failed" = 0 ] || exit 1
-echo "protocol doc: v$major.$minor, $n commands, statuses and constants all documented"
+echo "protocol doc: v$major.$minor, $n commands field by field, statuses and constants all documented"
