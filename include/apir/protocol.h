@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define APIR_PROTO_MAJOR 1
-#define APIR_PROTO_MINOR 2
+#define APIR_PROTO_MINOR 3
 
 #define APIR_MAGIC_REQ 0x51524941u /* "AIRQ" */
 #define APIR_MAGIC_REP 0x50524941u /* "AIRP" */
@@ -111,7 +111,8 @@ enum apir_feature {
     X(27, TENSOR_GET_STAGED, tensor_get_staged,                                                    \
       F(TENSOR, tensor) F(U64, offset) F(REGION, region) F(U64, region_offset) F(U64, size), )     \
     X(28, DEVICE_EXTRA_BUFTS, device_extra_bufts, F(DEV, dev), F(BUFT_LIST, bufts))                \
-    X(29, BUFT_SUPPORTS_OP, buft_supports_op, F(BUFT, buft) F(OP, op), F(U32, supported))
+    X(29, BUFT_SUPPORTS_OP, buft_supports_op, F(BUFT, buft) F(OP, op), F(U32, supported))          \
+    X(30, ECHO, echo, F(BYTES, data), F(BYTES, data)) /* minor 3 */
 
 /* Expanding a field list for its names alone (the enum and the name table need no fields). */
 #define APIR_F_NONE(kind, name)

@@ -224,6 +224,20 @@ enum apir_status apir_cmd_hello(struct apir_session *s, struct apir_req_hello_in
     return APIR_OK;
 }
 
+/* ECHO (minor 3): the payload back unchanged, for liveness probes and round-trip timing. */
+enum apir_status apir_cmd_echo(struct apir_session *s, struct apir_req_echo_in *a,
+                               struct apir_writer *w)
+{
+    (void)s;
+    struct apir_rep_echo rep = {.data = {NULL, a->data.len}};
+    uint8_t *dst = apir_rep_echo_put(w, &rep);
+    if (w->err)
+        return APIR_E_NOMEM;
+    if (a->data.len) /* memmove: a transport may hand the request in the reply's memory */
+        memmove(dst, a->data.data, (size_t)a->data.len);
+    return APIR_OK;
+}
+
 /* The shared-memory command ring is the socket transport's business: apir-hostd answers
  * RING_ATTACH itself, before dispatch. A session reached any other way (in-process, through
  * virglrenderer) has no ring to offer. */

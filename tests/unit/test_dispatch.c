@@ -1,6 +1,7 @@
 /* The host dispatcher against hostile requests, in-process (loopback), with the real CPU
  * backend behind it. Every case must come back as an error reply, never a crash, and the
  * valid cases must compute right. */
+#include "proto/msg.h"
 #include "session_msgs.h"
 
 #include <dirent.h>
@@ -351,6 +352,34 @@ static void test_minor_features(struct apir_host *host)
     }
 }
 
+/* ECHO (minor 3): any bytes come back as sent, through the encoder and decoder of the one
+ * definition; a malformed payload is refused like any other. */
+static void test_echo(struct apir_session *s)
+{
+    uint8_t data[4099];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131u + 7u); /* zeros and every byte value included */
+    for (size_t len = 0; len <= sizeof data; len += sizeof data) {
+        struct apir_req_echo echo = {.data = {data, len}};
+        CHECK(apir_req_echo_put(msg_begin(), &echo));
+        CHECK(msg_send(s, APIR_CMD_ECHO) == APIR_OK);
+        struct apir_rep_echo_in out;
+        CHECK(apir_rep_echo_get(rep.cur, apir_reader_left(&rep), &out));
+        CHECK(out.data.len == len && (!len || memcmp(out.data.data, data, len) == 0));
+    }
+    struct apir_writer *w = msg_begin(); /* one byte more than the length says */
+    apir_write_blob(w, data, 8);
+    apir_write_u8(w, 0);
+    CHECK(msg_send(s, APIR_CMD_ECHO) == APIR_E_DECODE);
+    w = msg_begin(); /* one byte less */
+    apir_write_u64(w, 8);
+    apir_write_raw(w, data, 7);
+    CHECK(msg_send(s, APIR_CMD_ECHO) == APIR_E_DECODE);
+    w = msg_begin(); /* a length past the data cap, with no bytes behind it */
+    apir_write_u64(w, (uint64_t)APIR_MAX_DATA_CHUNK + 1);
+    CHECK(msg_send(s, APIR_CMD_ECHO) == APIR_E_DECODE);
+}
+
 /* The framing-free entry (what the virglrenderer dispatcher and rings call): replies go into
  * the caller's window and never past it. */
 static void test_execute(struct apir_host *host)
@@ -491,6 +520,7 @@ int main(void)
     test_cast_self_source(s, dev, buft);
     test_untouched_tensors(s, dev, buft);
     test_thread_cap(s, dev, buft);
+    test_echo(s);
     apir_session_destroy(s);
     test_foreign_and_quota(host);
     test_execute(host);
