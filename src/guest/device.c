@@ -52,9 +52,13 @@ static void apir_dev_get_props(ggml_backend_dev_t dev, struct ggml_backend_dev_p
     props->type = apir_dev_get_type(dev);
     apir_dev_get_memory(dev, &props->memory_free, &props->memory_total);
     /* Recomputes are posted and events are ordered by the connection (backend.c). No
-     * buffer_from_host_ptr: guest memory is not the host's (shared regions are ours to make). */
+     * buffer_from_host_ptr: guest memory is not the host's (shared regions are ours to make).
+     * mmap_support: weights load from a file mapping like from any memory (set_tensor copies
+     * them), and llama.cpp's default load mode turns mmap off for the whole model, the layers
+     * left on the guest's CPU included, when one device says otherwise. */
     props->caps.async = true;
     props->caps.events = true;
+    props->caps.mmap_support = true;
 }
 
 /* An event has nothing to hold: the connection's order is the only clock (backend.c). */

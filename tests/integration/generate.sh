@@ -3,7 +3,8 @@
 # every data and command path: shared buffers and the shared-memory ring (the default: tensor
 # data written in place, calls through the ring), unshared buffers with data through the
 # staging region (APIR_ZERO_COPY=0, what a GPU host gets), and messages on the socket alone
-# (APIR_REGIONS=0 APIR_RING=0, for transports without shared memory).
+# (APIR_REGIONS=0 APIR_RING=0, for transports without shared memory). llama.cpp's default load
+# mode keeps mmap on with APIR devices present, as it does natively.
 . "$(dirname "$0")/lib.sh"
 
 model="$APIR_TMP/model-q8.gguf"
@@ -25,6 +26,8 @@ for regions in 1 staged 0; do
     apir_guest gen -d APIR0 2>"$err") || { cat "$err"; exit 1; }
   at=$(echo "$apir" | sed -n 's/^tokens: //p')
   echo "apir ($regions): $at"
+  grep -q 'load_mode = mmap' "$err" || {
+    echo "FAIL: the default load mode turned mmap off ($(grep -o 'load_mode = [a-z]*' "$err"))"; exit 1; }
   # The model really ran remotely: compute went to the host.
   grep -q 'stats: GRAPH_COMPUTE' "$err" || { echo "FAIL: no remote compute"; tail -20 "$err"; exit 1; }
   [ "$nt" = "$at" ] || { echo "FAIL: token ids differ (regions=$regions)"; exit 1; }
