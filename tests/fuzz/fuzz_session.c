@@ -1,6 +1,7 @@
 /* See fuzz_session.h. */
 #include "fuzz_session.h"
 
+#include "proto/msg.h"
 #include "proto/wire.h"
 
 #include <ggml.h>
@@ -13,12 +14,16 @@ static struct apir_session *sess;
 static uint64_t handles[4];
 static uint8_t reply[1 << 16];
 
-static int run(uint16_t cmd, const void *p, size_t n, struct apir_reader *r)
+/* Writes command name's request into w (reset first) with the command table's encoder
+ * (src/proto/msg.h), from the designated initializers given. */
+#define FUZZ_PUT(w, name, ...)                                                                     \
+    (apir_writer_reset(w), apir_req_##name##_put(w, &(const struct apir_req_##name){__VA_ARGS__}))
+
+/* Runs the request in w; its reply payload is left in reply[0..*len). */
+static int run(uint16_t cmd, const struct apir_writer *w, size_t *len)
 {
-    size_t len = 0;
-    int st = apir_session_execute(sess, cmd, p, n, reply, sizeof reply, &len);
-    apir_reader_init(r, reply, len);
-    return st;
+    *len = 0;
+    return apir_session_execute(sess, cmd, w->buf, w->len, reply, sizeof reply, len);
 }
 
 struct apir_session *fuzz_session_open(const char *who)
@@ -31,20 +36,29 @@ struct apir_session *fuzz_session_open(const char *who)
         fprintf(stderr, "%s: %s\n", who, host ? "no session" : err);
         exit(1);
     }
-    uint8_t p[16] = {0};
-    uint32_t v[2] = {APIR_PROTO_MAJOR, APIR_PROTO_MINOR};
-    uint64_t feat = APIR_FEAT_GRAPH_CACHE;
-    memcpy(p, v, 8), memcpy(p + 8, &feat, 8);
-    struct apir_reader r;
-    uint32_t zero = 0;
-    run(APIR_CMD_HELLO, p, sizeof p, &r);
-    run(APIR_CMD_DEVICE_INFO, &zero, sizeof zero, &r);
-    handles[0] = apir_read_u64(&r), handles[1] = apir_read_u64(&r);
-    uint64_t alloc[2] = {handles[1], 1u << 16};
-    run(APIR_CMD_BUFFER_ALLOC, alloc, sizeof alloc, &r);
-    handles[2] = apir_read_u64(&r);
-    run(APIR_CMD_STREAM_NEW, &handles[0], sizeof handles[0], &r);
-    handles[3] = apir_read_u64(&r);
+    /* A reply that does not decode leaves its handles 0. */
+    struct apir_writer w;
+    size_t n;
+    struct apir_rep_device_info_in info;
+    struct apir_rep_buffer_alloc_in buf;
+    struct apir_rep_stream_new_in stream;
+    apir_writer_init(&w, 1 << 12);
+    FUZZ_PUT(&w, hello, .major = APIR_PROTO_MAJOR, .minor = APIR_PROTO_MINOR,
+             .features = APIR_FEAT_GRAPH_CACHE);
+    run(APIR_CMD_HELLO, &w, &n);
+    FUZZ_PUT(&w, device_info, .index = 0);
+    run(APIR_CMD_DEVICE_INFO, &w, &n);
+    (void)apir_rep_device_info_get(reply, n, &info);
+    handles[0] = info.dev, handles[1] = info.buft;
+    FUZZ_PUT(&w, buffer_alloc, .buft = handles[1], .size = 1u << 16);
+    run(APIR_CMD_BUFFER_ALLOC, &w, &n);
+    (void)apir_rep_buffer_alloc_get(reply, n, &buf);
+    handles[2] = buf.buffer;
+    FUZZ_PUT(&w, stream_new, .dev = handles[0]);
+    run(APIR_CMD_STREAM_NEW, &w, &n);
+    (void)apir_rep_stream_new_get(reply, n, &stream);
+    handles[3] = stream.stream;
+    apir_writer_free(&w);
     return sess;
 }
 
@@ -87,21 +101,47 @@ static struct apir_wire_tensor seed_tensor(uint32_t type, uint64_t off, int64_t 
     return t;
 }
 
+/* A seed's graph: t[0..n) as the table; as nodes nodes[0..n_nodes), or when nodes is NULL
+ * every tensor with an op, in table order. */
+struct seed_graph_src {
+    const struct apir_wire_tensor *t;
+    uint32_t n;
+    const int32_t *nodes;
+    uint32_t n_nodes;
+};
+
+static void seed_write_graph(struct apir_writer *w, const void *ctx)
+{
+    const struct seed_graph_src *g = ctx;
+    if (g->nodes) {
+        apir_wire_graph_encode(w, g->t, g->n, g->nodes, g->n_nodes);
+        return;
+    }
+    struct apir_wire_graph_enc e;
+    apir_wire_graph_begin(&e, w);
+    for (uint32_t i = 0; i < g->n; i++)
+        apir_wire_graph_add(&e, &g->t[i]);
+    for (uint32_t i = 0; i < g->n; i++)
+        if (g->t[i].op != GGML_OP_NONE)
+            apir_wire_graph_node(&e, (int32_t)i);
+    apir_wire_graph_end(&e);
+}
+
+/* GRAPH_COMPUTE on the stream of g. */
+static void seed_compute(fuzz_seed_fn seed, void *user, const char *name, struct apir_writer *w,
+                         const struct seed_graph_src *g)
+{
+    FUZZ_PUT(w, graph_compute, .stream = FUZZ_H_STREAM,
+             .graph = {.write = seed_write_graph, .ctx = g});
+    seed(user, name, APIR_CMD_GRAPH_COMPUTE, w);
+}
+
 /* GRAPH_COMPUTE of t[0..n), every tensor with an op a node, in table order. */
 static void seed_graph(fuzz_seed_fn seed, void *user, const char *name, struct apir_writer *w,
                        const struct apir_wire_tensor *t, uint32_t n)
 {
-    struct apir_wire_graph_enc e;
-    apir_writer_reset(w);
-    apir_write_u64(w, FUZZ_H_STREAM);
-    apir_wire_graph_begin(&e, w);
-    for (uint32_t i = 0; i < n; i++)
-        apir_wire_graph_add(&e, &t[i]);
-    for (uint32_t i = 0; i < n; i++)
-        if (t[i].op != GGML_OP_NONE)
-            apir_wire_graph_node(&e, (int32_t)i);
-    apir_wire_graph_end(&e);
-    seed(user, name, APIR_CMD_GRAPH_COMPUTE, w);
+    const struct seed_graph_src g = {.t = t, .n = n, .nodes = NULL, .n_nodes = 0};
+    seed_compute(seed, user, name, w, &g);
 }
 
 /* Graphs whose index operands a node writes first, other than through its own tensor (the
@@ -156,16 +196,12 @@ void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
 {
     struct apir_writer w;
     apir_writer_init(&w, 1 << 16);
-    apir_write_u32(&w, 0);
+    FUZZ_PUT(&w, device_info, .index = 0);
     seed(user, "device_info", APIR_CMD_DEVICE_INFO, &w);
-    apir_writer_reset(&w);
-    apir_write_u64(&w, FUZZ_H_BUFT);
-    apir_write_u64(&w, 4096);
+    FUZZ_PUT(&w, buffer_alloc, .buft = FUZZ_H_BUFT, .size = 4096);
     seed(user, "buffer_alloc", APIR_CMD_BUFFER_ALLOC, &w);
     /* The session persists across inputs: a cleared buffer makes the graphs' ids legal. */
-    apir_writer_reset(&w);
-    apir_write_u64(&w, FUZZ_H_BUF);
-    apir_write_u32(&w, 0);
+    FUZZ_PUT(&w, buffer_clear, .buffer = FUZZ_H_BUF, .value = 0);
     seed(user, "buffer_clear", APIR_CMD_BUFFER_CLEAR, &w);
     struct apir_wire_tensor t[3];
     for (int i = 0; i < 3; i++) {
@@ -179,18 +215,12 @@ void fuzz_session_seeds(fuzz_seed_fn seed, void *user)
     t[2].op = GGML_OP_ADD, t[2].src[0] = 0, t[2].src[1] = 1;
     t[2].flags = GGML_TENSOR_FLAG_COMPUTE;
     const int32_t add = 2;
-    apir_writer_reset(&w);
-    apir_write_u64(&w, FUZZ_H_STREAM);
-    apir_wire_graph_encode(&w, t, 3, &add, 1);
-    seed(user, "graph_compute_add", APIR_CMD_GRAPH_COMPUTE, &w);
-    apir_writer_reset(&w);
-    apir_write_u64(&w, FUZZ_H_STREAM);
+    const struct seed_graph_src g = {.t = t, .n = 3, .nodes = &add, .n_nodes = 1};
+    seed_compute(seed, user, "graph_compute_add", &w, &g);
+    FUZZ_PUT(&w, graph_recompute, .stream = FUZZ_H_STREAM);
     seed(user, "graph_recompute", APIR_CMD_GRAPH_RECOMPUTE, &w);
-    apir_writer_reset(&w);
-    apir_wire_graph_encode_lone(&w, &t[0]);
-    apir_write_u64(&w, 0);
     float v[16] = {1, 2, 3};
-    apir_write_blob(&w, v, sizeof v);
+    FUZZ_PUT(&w, tensor_set, .tensor = &t[0], .offset = 0, .data = {.data = v, .len = sizeof v});
     seed(user, "tensor_set", APIR_CMD_TENSOR_SET, &w);
     fuzz_seeds_index_writers(seed, user, &w);
     apir_writer_free(&w);

@@ -2,6 +2,8 @@
  * message helpers the entry tables build with. */
 #include "corpus.h"
 
+#include "proto/msg.h"
+
 #include <ggml.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,21 +50,35 @@ uint64_t hostile_nbytes(const struct apir_wire_tensor *t)
     return t->nb[3] * (uint64_t)t->ne[3];
 }
 
-void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_tensor *t, uint32_t n)
+/* hostile_compute's graph: t[0..n) as the table, every tensor with an op a node. */
+struct hostile_graph {
+    const struct apir_wire_tensor *t;
+    uint32_t n;
+};
+
+static void hostile_write_graph(struct apir_writer *w, const void *ctx)
 {
+    const struct hostile_graph *g = ctx;
     struct apir_wire_graph_enc e;
-    hostile_begin(w, APIR_CMD_GRAPH_COMPUTE);
-    apir_write_u64(w, stream);
     apir_wire_graph_begin(&e, w);
-    for (uint32_t i = 0; i < n; i++) {
-        if (t[i].op != GGML_OP_NONE)
-            t[i].flags |= GGML_TENSOR_FLAG_COMPUTE;
-        apir_wire_graph_add(&e, &t[i]);
-    }
-    for (uint32_t i = 0; i < n; i++)
-        if (t[i].op != GGML_OP_NONE)
+    for (uint32_t i = 0; i < g->n; i++)
+        apir_wire_graph_add(&e, &g->t[i]);
+    for (uint32_t i = 0; i < g->n; i++)
+        if (g->t[i].op != GGML_OP_NONE)
             apir_wire_graph_node(&e, (int32_t)i);
     apir_wire_graph_end(&e);
+}
+
+void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_tensor *t, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (t[i].op != GGML_OP_NONE)
+            t[i].flags |= GGML_TENSOR_FLAG_COMPUTE;
+    const struct hostile_graph g = {.t = t, .n = n};
+    const struct apir_req_graph_compute req = {.stream = stream,
+                                               .graph = {.write = hostile_write_graph, .ctx = &g}};
+    hostile_begin(w, APIR_CMD_GRAPH_COMPUTE);
+    apir_req_graph_compute_put(w, &req);
     hostile_end(w);
 }
 
@@ -70,52 +86,77 @@ void hostile_tensor_copy(struct apir_writer *w, const struct apir_wire_tensor *s
                          const struct apir_wire_tensor *dst)
 {
     const struct apir_wire_tensor pair[2] = {*src, *dst};
-    const int32_t both[2] = {0, 1};
+    const struct apir_req_tensor_copy req = {.tensors = pair};
     hostile_begin(w, APIR_CMD_TENSOR_COPY);
-    apir_wire_graph_encode(w, pair, 2, both, 2);
+    apir_req_tensor_copy_put(w, &req);
     hostile_end(w);
 }
 
 void hostile_tensor_set(struct apir_writer *w, const struct apir_wire_tensor *t, uint64_t offset,
                         const void *data, size_t len)
 {
+    const struct apir_req_tensor_set req = {
+        .tensor = t, .offset = offset, .data = {.data = data, .len = len}};
     hostile_begin(w, APIR_CMD_TENSOR_SET);
-    apir_wire_graph_encode_lone(w, t);
-    apir_write_u64(w, offset);
-    apir_write_blob(w, data, len);
+    apir_req_tensor_set_put(w, &req);
+    hostile_end(w);
+}
+
+/* A whole TENSOR_GET message: size bytes of t from offset on. */
+static void hostile_tensor_get(struct apir_writer *w, const struct apir_wire_tensor *t,
+                               uint64_t offset, uint64_t size)
+{
+    const struct apir_req_tensor_get req = {.tensor = t, .offset = offset, .size = size};
+    hostile_begin(w, APIR_CMD_TENSOR_GET);
+    apir_req_tensor_get_put(w, &req);
     hostile_end(w);
 }
 
 /* The runner's own requests (hw) and the entries' (ew): one writer each, reused. */
 static struct apir_writer hw, ew;
 
+/* A whole request of command NAME into w, its payload written by the command table's encoder
+ * from the designated initializers given. */
+#define HOSTILE_REQ(w, NAME, name, ...)                                                            \
+    do {                                                                                           \
+        hostile_begin(w, APIR_CMD_##NAME);                                                         \
+        apir_req_##name##_put(w, &(const struct apir_req_##name){__VA_ARGS__});                    \
+        hostile_end(w);                                                                            \
+    } while (0)
+
+/* Decodes the reply payload a link left in r, exactly, with the table's decoder. */
+#define HOSTILE_REP(name, r, out) apir_rep_##name##_get((r)->cur, apir_reader_left(r), out)
+
 static int hostile_send(struct hostile_link *l, struct apir_reader *r)
 {
     return l->call(l, hw.buf, hw.len, r);
 }
 
-static int hostile_u64_cmd(struct hostile_link *l, uint16_t cmd, uint64_t a, struct apir_reader *r)
-{
-    hostile_begin(&hw, cmd);
-    apir_write_u64(&hw, a);
-    hostile_end(&hw);
-    return hostile_send(l, r);
-}
-
 static uint64_t hostile_alloc(struct hostile_link *l, uint64_t buft, uint64_t size)
 {
     struct apir_reader r;
-    hostile_begin(&hw, APIR_CMD_BUFFER_ALLOC);
-    apir_write_u64(&hw, buft);
-    apir_write_u64(&hw, size);
-    hostile_end(&hw);
-    return hostile_send(l, &r) == APIR_OK ? apir_read_u64(&r) : 0;
+    struct apir_rep_buffer_alloc_in rep;
+    HOSTILE_REQ(&hw, BUFFER_ALLOC, buffer_alloc, .buft = buft, .size = size);
+    bool ok = hostile_send(l, &r) == APIR_OK && HOSTILE_REP(buffer_alloc, &r, &rep);
+    return ok ? rep.buffer : 0;
 }
 
 static uint64_t hostile_new_stream(struct hostile_link *l, uint64_t dev)
 {
     struct apir_reader r;
-    return hostile_u64_cmd(l, APIR_CMD_STREAM_NEW, dev, &r) == APIR_OK ? apir_read_u64(&r) : 0;
+    struct apir_rep_stream_new_in rep;
+    HOSTILE_REQ(&hw, STREAM_NEW, stream_new, .dev = dev);
+    bool ok = hostile_send(l, &r) == APIR_OK && HOSTILE_REP(stream_new, &r, &rep);
+    return ok ? rep.stream : 0;
+}
+
+/* A GRAPH_COMPUTE built in hw: status OK and ggml status 0. */
+static bool hostile_compute_ok(struct hostile_link *l)
+{
+    struct apir_reader r;
+    struct apir_rep_graph_compute_in rep;
+    return hostile_send(l, &r) == APIR_OK && HOSTILE_REP(graph_compute, &r, &rep) &&
+           rep.ggml_status == 0;
 }
 
 /* out = a + b over 16 floats: a at off, b at off + 256, out at off + 512. */
@@ -140,69 +181,64 @@ static bool hostile_setup_stale(struct hostile_link *l, struct hostile_ctx *c)
     if (!scratch || !c->stale_stream)
         return false;
     hostile_add_graph(&hw, c->stale_stream, scratch, 0);
-    if (hostile_send(l, &r) != APIR_OK || apir_read_u32(&r) != 0)
+    if (!hostile_compute_ok(l))
         return false;
     c->freed_buf = scratch;
-    return hostile_u64_cmd(l, APIR_CMD_BUFFER_FREE, scratch, &r) == APIR_OK;
+    HOSTILE_REQ(&hw, BUFFER_FREE, buffer_free, .buffer = scratch);
+    return hostile_send(l, &r) == APIR_OK;
+}
+
+/* A buffer of HOSTILE_RBUF_SIZE bytes over the region from offset on, or 0. */
+static uint64_t hostile_region_buffer(struct hostile_link *l, const struct hostile_ctx *c,
+                                      uint64_t offset)
+{
+    struct apir_reader r;
+    struct apir_rep_buffer_from_region_in rep;
+    HOSTILE_REQ(&hw, BUFFER_FROM_REGION, buffer_from_region, .dev = c->dev, .region = c->region,
+                .offset = offset, .size = HOSTILE_RBUF_SIZE);
+    bool ok = hostile_send(l, &r) == APIR_OK && HOSTILE_REP(buffer_from_region, &r, &rep);
+    return ok ? rep.buffer : 0;
 }
 
 static bool hostile_setup_region(struct hostile_link *l, struct hostile_ctx *c)
 {
-    struct apir_reader r;
     c->region = HOSTILE_REGION_ID;
     if (l->attach_region(l, c->region, HOSTILE_REGION_SIZE) != APIR_OK)
         return false;
-    hostile_begin(&hw, APIR_CMD_BUFFER_FROM_REGION);
-    apir_write_u64(&hw, c->dev);
-    apir_write_u32(&hw, c->region);
-    apir_write_u64(&hw, 0);
-    apir_write_u64(&hw, HOSTILE_RBUF_SIZE);
-    hostile_end(&hw);
-    if (hostile_send(l, &r) != APIR_OK)
+    c->rbuf = hostile_region_buffer(l, c, 0);
+    if (!c->rbuf)
         return false;
-    c->rbuf = apir_read_u64(&r);
     /* A second buffer over the same region bytes, from HOSTILE_RBUF2_OFF on. */
-    hostile_begin(&hw, APIR_CMD_BUFFER_FROM_REGION);
-    apir_write_u64(&hw, c->dev);
-    apir_write_u32(&hw, c->region);
-    apir_write_u64(&hw, HOSTILE_RBUF2_OFF);
-    apir_write_u64(&hw, HOSTILE_RBUF_SIZE);
-    hostile_end(&hw);
-    if (hostile_send(l, &r) != APIR_OK)
-        return false;
-    c->rbuf2 = apir_read_u64(&r);
-    return true;
+    c->rbuf2 = hostile_region_buffer(l, c, HOSTILE_RBUF2_OFF);
+    return c->rbuf2 != 0;
 }
 
 /* HELLO and the objects entries aim at. */
 static bool hostile_setup(struct hostile_link *l, struct hostile_ctx *c)
 {
     struct apir_reader r;
+    struct apir_rep_device_info_in info;
     uint64_t other = c->other_buf;
     memset(c, 0, sizeof *c);
     c->other_buf = other;
     c->quota = l->quota;
-    hostile_begin(&hw, APIR_CMD_HELLO);
-    apir_write_u32(&hw, APIR_PROTO_MAJOR);
-    apir_write_u32(&hw, APIR_PROTO_MINOR);
-    apir_write_u64(&hw, APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE);
-    hostile_end(&hw);
+    HOSTILE_REQ(&hw, HELLO, hello, .major = APIR_PROTO_MAJOR, .minor = APIR_PROTO_MINOR,
+                .features = APIR_FEAT_REGIONS | APIR_FEAT_GRAPH_CACHE);
     if (hostile_send(l, &r) != APIR_OK)
         return false;
-    hostile_begin(&hw, APIR_CMD_DEVICE_INFO);
-    apir_write_u32(&hw, 0);
-    hostile_end(&hw);
-    if (hostile_send(l, &r) != APIR_OK)
+    HOSTILE_REQ(&hw, DEVICE_INFO, device_info, .index = 0);
+    if (hostile_send(l, &r) != APIR_OK || !HOSTILE_REP(device_info, &r, &info))
         return false;
-    c->dev = apir_read_u64(&r);
-    c->buft = apir_read_u64(&r);
+    c->dev = info.dev;
+    c->buft = info.buft;
     c->buf = hostile_alloc(l, c->buft, HOSTILE_BUF_SIZE);
     c->stream = hostile_new_stream(l, c->dev);
     c->ok_stream = hostile_new_stream(l, c->dev);
     c->freed_stream = hostile_new_stream(l, c->dev);
     if (!c->buf || !c->stream || !c->ok_stream || !c->freed_stream)
         return false;
-    if (hostile_u64_cmd(l, APIR_CMD_STREAM_FREE, c->freed_stream, &r) != APIR_OK)
+    HOSTILE_REQ(&hw, STREAM_FREE, stream_free, .stream = c->freed_stream);
+    if (hostile_send(l, &r) != APIR_OK)
         return false;
     return hostile_setup_stale(l, c) && hostile_setup_region(l, c);
 }
@@ -210,10 +246,7 @@ static bool hostile_setup(struct hostile_link *l, struct hostile_ctx *c)
 static int hostile_clear(struct hostile_link *l, const struct hostile_ctx *c)
 {
     struct apir_reader r;
-    hostile_begin(&hw, APIR_CMD_BUFFER_CLEAR);
-    apir_write_u64(&hw, c->buf);
-    apir_write_u32(&hw, 0);
-    hostile_end(&hw);
+    HOSTILE_REQ(&hw, BUFFER_CLEAR, buffer_clear, .buffer = c->buf, .value = 0);
     return hostile_send(l, &r);
 }
 
@@ -239,17 +272,14 @@ static const char *hostile_follow_up(struct hostile_link *l, const struct hostil
     if (hostile_send(l, &r) != APIR_OK)
         return "follow-up TENSOR_SET refused";
     hostile_add_graph(&hw, c->ok_stream, c->buf, off);
-    if (hostile_send(l, &r) != APIR_OK || apir_read_u32(&r) != 0)
+    if (!hostile_compute_ok(l))
         return "follow-up ADD refused or failed";
-    hostile_begin(&hw, APIR_CMD_TENSOR_GET);
-    apir_wire_graph_encode_lone(&hw, &tc);
-    apir_write_u64(&hw, 0);
-    apir_write_u64(&hw, sizeof a);
-    hostile_end(&hw);
-    size_t n = 0;
-    const float *p = hostile_send(l, &r) == APIR_OK ? apir_read_blob(&r, sizeof a, &n) : NULL;
-    if (!p || n != sizeof a)
+    hostile_tensor_get(&hw, &tc, 0, sizeof a);
+    struct apir_rep_tensor_get_in got;
+    if (hostile_send(l, &r) != APIR_OK || !HOSTILE_REP(tensor_get, &r, &got) ||
+        got.data.len != sizeof a)
         return "follow-up TENSOR_GET refused";
+    const float *p = got.data.data;
     for (int i = 0; i < 16; i++)
         if (p[i] != a[i] + b[i])
             return "follow-up ADD computed a wrong value";
@@ -267,9 +297,11 @@ static const char *hostile_status_name(int st)
 static bool hostile_must_pass(struct hostile_link *l, struct apir_writer *w, int *st)
 {
     struct apir_reader r;
+    struct apir_rep_graph_compute_in rep;
     uint16_t cmd = w->len >= 8 ? (uint16_t)(w->buf[4] | w->buf[5] << 8) : 0;
     *st = l->call(l, w->buf, w->len, &r);
-    return *st == APIR_OK && (cmd != APIR_CMD_GRAPH_COMPUTE || apir_read_u32(&r) == 0);
+    return *st == APIR_OK && (cmd != APIR_CMD_GRAPH_COMPUTE ||
+                              (HOSTILE_REP(graph_compute, &r, &rep) && rep.ggml_status == 0));
 }
 
 /* Runs the twin (when given), then the hostile request; NULL or why the entry failed. The

@@ -96,13 +96,19 @@ void hostile_end(struct apir_writer *w); /* fills in the header with the true le
 struct apir_wire_tensor hostile_tensor(uint32_t type, uint64_t buffer, uint64_t offset, int64_t n0,
                                        int64_t n1, int64_t n2, int64_t n3);
 uint64_t hostile_nbytes(const struct apir_wire_tensor *t);
-/* A whole GRAPH_COMPUTE message on stream: n tensors, and as nodes, in table order, every one
+/* The next three build well-formed messages: their payloads are written by the command table's
+ * encoders (src/proto/msg.h), byte for byte what a guest sends, hostile only in the values
+ * given. Tensor data is at most APIR_MAX_DATA_CHUNK bytes (the encoder refuses more); a
+ * request malformed on purpose is written by hand.
+ *
+ * A whole GRAPH_COMPUTE message on stream: n tensors, and as nodes, in table order, every one
  * with an op (which gets the compute flag, as ggml_build_forward marks nodes). */
 void hostile_compute(struct apir_writer *w, uint64_t stream, struct apir_wire_tensor *t,
                      uint32_t n);
 /* A whole TENSOR_COPY message: src, then dst. */
 void hostile_tensor_copy(struct apir_writer *w, const struct apir_wire_tensor *src,
                          const struct apir_wire_tensor *dst);
+/* A whole TENSOR_SET message: len bytes of data into t from offset on. */
 void hostile_tensor_set(struct apir_writer *w, const struct apir_wire_tensor *t, uint64_t offset,
                         const void *data, size_t len);
 

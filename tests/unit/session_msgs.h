@@ -6,6 +6,7 @@
 #include "apir/host.h"
 #include "check.h"
 #include "proto/codec.h"
+#include "proto/msg.h"
 #include "proto/wire.h"
 
 #include <ggml.h>
@@ -37,41 +38,42 @@ static inline int msg_send(struct apir_session *s, uint16_t cmd)
     return st;
 }
 
+/* Builds command NAME's request in req with the command table's encoder (src/proto/msg.h),
+ * from the designated initializers given, and sends it; the reply status, payload in rep.
+ * A request malformed on purpose is built by hand (msg_begin, apir_write_*, msg_send). */
+#define MSG_CALL(s, NAME, name, ...)                                                               \
+    (apir_req_##name##_put(msg_begin(), &(const struct apir_req_##name){__VA_ARGS__}),             \
+     msg_send(s, APIR_CMD_##NAME))
+
+/* Decodes the reply payload in rep exactly with command name's decoder (false: malformed). */
+#define MSG_REP(name, out) apir_rep_##name##_get(rep.cur, apir_reader_left(&rep), out)
+
 static inline int hello(struct apir_session *s, uint32_t major)
 {
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, major);
-    apir_write_u32(w, 0);
-    apir_write_u64(w, 0);
-    return msg_send(s, APIR_CMD_HELLO);
+    return MSG_CALL(s, HELLO, hello, .major = major, .minor = 0, .features = 0);
 }
 
 /* HELLO asking for features; the reply (major, minor, features, devices) is left in rep. */
 static inline int hello_features(struct apir_session *s, uint64_t features)
 {
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, APIR_PROTO_MAJOR);
-    apir_write_u32(w, APIR_PROTO_MINOR);
-    apir_write_u64(w, features);
-    return msg_send(s, APIR_CMD_HELLO);
+    return MSG_CALL(s, HELLO, hello, .major = APIR_PROTO_MAJOR, .minor = APIR_PROTO_MINOR,
+                    .features = features);
 }
 
 static inline uint64_t dev_info(struct apir_session *s, uint64_t *buft)
 {
-    apir_write_u32(msg_begin(), 0);
-    CHECK(msg_send(s, APIR_CMD_DEVICE_INFO) == APIR_OK);
-    uint64_t dev = apir_read_u64(&rep);
-    *buft = apir_read_u64(&rep);
-    return dev;
+    struct apir_rep_device_info_in info = {0};
+    CHECK(MSG_CALL(s, DEVICE_INFO, device_info, .index = 0) == APIR_OK &&
+          MSG_REP(device_info, &info));
+    *buft = info.buft;
+    return info.dev;
 }
 
 static inline uint64_t buffer_alloc(struct apir_session *s, uint64_t buft, uint64_t size, int *st)
 {
-    struct apir_writer *w = msg_begin();
-    apir_write_u64(w, buft);
-    apir_write_u64(w, size);
-    *st = msg_send(s, APIR_CMD_BUFFER_ALLOC);
-    return *st == APIR_OK ? apir_read_u64(&rep) : 0;
+    struct apir_rep_buffer_alloc_in r;
+    *st = MSG_CALL(s, BUFFER_ALLOC, buffer_alloc, .buft = buft, .size = size);
+    return *st == APIR_OK && MSG_REP(buffer_alloc, &r) ? r.buffer : 0;
 }
 
 static inline struct apir_wire_tensor f32_tensor(uint64_t buffer, uint64_t offset, int64_t n)
@@ -88,31 +90,42 @@ static inline struct apir_wire_tensor f32_tensor(uint64_t buffer, uint64_t offse
     return t;
 }
 
+/* TENSOR_SET of len bytes (at most APIR_MAX_DATA_CHUNK) into t from its start. */
 static inline int tensor_set(struct apir_session *s, const struct apir_wire_tensor *t,
                              const void *data, size_t len)
 {
-    struct apir_writer *w = msg_begin();
-    apir_wire_graph_encode_lone(w, t);
-    apir_write_u64(w, 0);
-    apir_write_blob(w, data, len);
-    return msg_send(s, APIR_CMD_TENSOR_SET);
+    return MSG_CALL(s, TENSOR_SET, tensor_set, .tensor = t, .offset = 0,
+                    .data = {.data = data, .len = len});
 }
 
-/* Sends GRAPH_COMPUTE for n tensors with the given node list; returns the status. */
+/* A graph as apir_wire_graph_encode's arrays, written into a request's GRAPH or OP field. */
+struct msg_graph {
+    const struct apir_wire_tensor *t;
+    uint32_t n;
+    const int32_t *nodes;
+    uint32_t n_nodes;
+};
+
+static inline void msg_write_graph(struct apir_writer *w, const void *ctx)
+{
+    const struct msg_graph *g = ctx;
+    apir_wire_graph_encode(w, g->t, g->n, g->nodes, g->n_nodes);
+}
+
+/* Sends GRAPH_COMPUTE for n tensors with the given node list; returns the status (the reply,
+ * ggml's status, is left in rep). */
 static inline int graph_compute(struct apir_session *s, uint64_t stream,
                                 const struct apir_wire_tensor *t, uint32_t n, const int32_t *nodes,
                                 uint32_t n_nodes)
 {
-    struct apir_writer *w = msg_begin();
-    apir_write_u64(w, stream);
-    apir_wire_graph_encode(w, t, n, nodes, n_nodes);
-    return msg_send(s, APIR_CMD_GRAPH_COMPUTE);
+    const struct msg_graph g = {.t = t, .n = n, .nodes = nodes, .n_nodes = n_nodes};
+    return MSG_CALL(s, GRAPH_COMPUTE, graph_compute, .stream = stream,
+                    .graph = {.write = msg_write_graph, .ctx = &g});
 }
 
 static inline int recompute(struct apir_session *s, uint64_t stream)
 {
-    apir_write_u64(msg_begin(), stream);
-    return msg_send(s, APIR_CMD_GRAPH_RECOMPUTE);
+    return MSG_CALL(s, GRAPH_RECOMPUTE, graph_recompute, .stream = stream);
 }
 
 static inline float get_f32(struct apir_session *s, struct apir_wire_tensor t, int i)
@@ -120,15 +133,12 @@ static inline float get_f32(struct apir_session *s, struct apir_wire_tensor t, i
     t.op = GGML_OP_NONE;
     for (unsigned k = 0; k < APIR_MAX_SRC; k++)
         t.src[k] = -1;
-    struct apir_writer *w = msg_begin();
-    apir_wire_graph_encode_lone(w, &t);
-    apir_write_u64(w, (uint64_t)i * 4);
-    apir_write_u64(w, 4);
     float v = -12345.0f;
-    size_t n;
-    const void *p = msg_send(s, APIR_CMD_TENSOR_GET) == APIR_OK ? apir_read_blob(&rep, 4, &n) : 0;
-    if (p && n == 4)
-        memcpy(&v, p, 4);
+    struct apir_rep_tensor_get_in r;
+    int st =
+        MSG_CALL(s, TENSOR_GET, tensor_get, .tensor = &t, .offset = (uint64_t)i * 4, .size = 4);
+    if (st == APIR_OK && MSG_REP(tensor_get, &r) && r.data.len == 4)
+        memcpy(&v, r.data.data, 4);
     return v;
 }
 
@@ -150,13 +160,12 @@ static inline void loopback_region_unmap(void *user, uint32_t id, void *ptr, uin
     free(ptr);
 }
 
+/* cmd: REGION_ATTACH of (id, size), or REGION_DETACH of id (size unused). */
 static inline int region_cmd(struct apir_session *s, uint16_t cmd, uint32_t id, uint64_t size)
 {
-    struct apir_writer *w = msg_begin();
-    apir_write_u32(w, id);
-    if (cmd == APIR_CMD_REGION_ATTACH)
-        apir_write_u64(w, size);
-    return msg_send(s, cmd);
+    return cmd == APIR_CMD_REGION_ATTACH
+               ? MSG_CALL(s, REGION_ATTACH, region_attach, .region = id, .size = size)
+               : MSG_CALL(s, REGION_DETACH, region_detach, .region = id);
 }
 
 #endif
